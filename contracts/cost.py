@@ -1,0 +1,55 @@
+"""Buzz cost of a validated Kling input: the recipe page's two price tables as a pure function."""
+
+from __future__ import annotations
+
+from contracts.kling import (
+    MODE_PRICED_MODELS,
+    VIDEO_TO_VIDEO_OPERATIONS,
+    KlingInput,
+    KlingV3Input,
+    VideoInput,
+)
+
+#: kling (original): price of a 5-second clip per (model, mode); 10 s costs twice as much.
+#: ``None`` as mode means the model ignores mode.
+KLING_PRICE_5S: dict[tuple[str, str | None], int] = {
+    **{(model, "standard"): 600 for model in MODE_PRICED_MODELS},
+    **{(model, "professional"): 1050 for model in MODE_PRICED_MODELS},
+    ("v2", None): 1200,
+    ("v2.5-turbo", None): 600,
+}
+
+#: kling-v3: Buzz per second per (operation group, mode, audio); video-to-video ignores audio.
+V3_PER_SECOND: dict[tuple[str, str, bool | None], int] = {
+    ("generate", "standard", False): 219,
+    ("generate", "standard", True): 292,
+    ("generate", "professional", False): 292,
+    ("generate", "professional", True): 364,
+    ("video-to-video", "standard", None): 328,
+    ("video-to-video", "professional", None): 437,
+}
+
+
+def operation_group(operation: str) -> str:
+    """``video-to-video`` for the two v2v operations, ``generate`` for t2v / i2v / reference."""
+    return "video-to-video" if operation in VIDEO_TO_VIDEO_OPERATIONS else "generate"
+
+
+def kling_cost(video_input: KlingInput) -> int:
+    """Buzz for an original-engine clip."""
+    mode = video_input.mode if video_input.model in MODE_PRICED_MODELS else None
+    return KLING_PRICE_5S[(video_input.model, mode)] * video_input.seconds // 5
+
+
+def kling_v3_rate(video_input: KlingV3Input) -> int:
+    """Buzz per second for a Kling V3 input."""
+    group = operation_group(video_input.operation)
+    audio = None if group == "video-to-video" else video_input.generate_audio
+    return V3_PER_SECOND[(group, video_input.mode, audio)]
+
+
+def step_cost(video_input: VideoInput) -> int:
+    """Buzz a videoGen step with this input costs."""
+    if isinstance(video_input, KlingV3Input):
+        return kling_v3_rate(video_input) * video_input.duration
+    return kling_cost(video_input)

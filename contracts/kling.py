@@ -1,0 +1,248 @@
+"""Request models for the two Kling engines of the videoGen step, with every documented rule.
+
+The constants below are the single source of truth for enums, ranges and defaults: the server
+validates with these models, the Hypothesis strategies draw from these constants and the client
+linter reads them too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlparse
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+# --- enums, ranges and defaults -------------------------------------------------------------
+
+KLING = "kling"
+KLING_V3 = "kling-v3"
+ENGINES: tuple[str, ...] = (KLING, KLING_V3)
+
+KlingModelName = Literal["v1", "v1.5", "v1.6", "v2", "v2.5-turbo"]
+KLING_MODELS: tuple[str, ...] = get_args(KlingModelName)
+#: Models whose price depends on ``mode`` (the others ignore it).
+MODE_PRICED_MODELS: tuple[str, ...] = ("v1", "v1.5", "v1.6")
+
+KlingDuration = Literal["5", "10"]
+KLING_DURATIONS: tuple[str, ...] = get_args(KlingDuration)
+KLING_DEFAULT_DURATION: KlingDuration = "5"
+
+Mode = Literal["standard", "professional"]
+MODES: tuple[str, ...] = get_args(Mode)
+#: How the recipe page spells the modes; the service reads them case-insensitively.
+DOCUMENTED_MODE_SPELLINGS: tuple[str, ...] = ("Standard", "Professional")
+DEFAULT_MODE: Mode = "standard"
+
+AspectRatio = Literal["16:9", "9:16", "1:1"]
+ASPECT_RATIOS: tuple[str, ...] = get_args(AspectRatio)
+DEFAULT_ASPECT_RATIO: AspectRatio = "16:9"
+
+CFG_SCALE_MIN, CFG_SCALE_MAX, CFG_SCALE_DEFAULT = 0.0, 1.0, 0.5
+CAMERA_AXES: tuple[str, ...] = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+CAMERA_AXIS_MIN, CAMERA_AXIS_MAX = -10.0, 10.0
+
+Operation = Literal[
+    "text-to-video",
+    "image-to-video",
+    "reference-to-video",
+    "video-to-video-edit",
+    "video-to-video-reference",
+]
+OPERATIONS: tuple[str, ...] = get_args(Operation)
+DEFAULT_OPERATION: Operation = "text-to-video"
+V3_DURATION_MIN, V3_DURATION_MAX, V3_DEFAULT_DURATION = 3, 15, 5
+V3_DURATIONS: tuple[int, ...] = tuple(range(V3_DURATION_MIN, V3_DURATION_MAX + 1))
+MULTI_PROMPT_DEFAULT_DURATION = 5
+
+#: Inputs an operation cannot run without (field name -> documented message).
+REQUIRED_BY_OPERATION: dict[str, tuple[str, ...]] = {
+    "text-to-video": (),
+    "image-to-video": ("sourceImage",),
+    "reference-to-video": ("images",),
+    "video-to-video-edit": ("videoUrl",),
+    "video-to-video-reference": ("videoUrl",),
+}
+VIDEO_TO_VIDEO_OPERATIONS: tuple[str, ...] = ("video-to-video-edit", "video-to-video-reference")
+
+# --- messages (the troubleshooting table's words are kept inside them) ----------------------
+
+MSG_REQUIRED = "{field} is required"
+MSG_REQUIRED_FOR_OPERATION = "{field} is required for operation '{operation}'"
+MSG_ONE_OF = "{field} must be one of {choices}"
+MSG_KLING_DURATION = "duration must be one of \"5\", \"10\" (a string: the kling engine takes string durations)"
+MSG_V3_DURATION = f"duration must be an integer from {V3_DURATION_MIN} to {V3_DURATION_MAX}"
+MSG_SOURCE_IMAGE = "{field} must be a URL, a data URL or a Base64 string"
+MSG_URL = "{field} must be an absolute http(s) URL"
+
+# --- value checks ---------------------------------------------------------------------------
+
+_DATA_URL = re.compile(r"^data:[\w.+-]+/[\w.+-]+(;[\w.+-]+=[\w.+-]+)*;base64,([A-Za-z0-9+/=\s]+)$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+
+
+def is_http_url(value: str) -> bool:
+    """True when ``value`` is an absolute http(s) URL with a host."""
+    parts = urlparse(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
+
+
+def _decodes(payload: str) -> bool:
+    try:
+        base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def is_source_image(value: str) -> bool:
+    """True for what the schema calls a source image: a URL, a data URL or a Base64 string."""
+    if is_http_url(value):
+        return True
+    match = _DATA_URL.match(value)
+    if match:
+        return _decodes("".join(match.group(2).split()))
+    return len(value) >= 4 and len(value) % 4 == 0 and bool(_BASE64.match(value)) and _decodes(value)
+
+
+def _source_image(value: str) -> str:
+    if not is_source_image(value):
+        raise ValueError("source-image")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not is_http_url(value):
+        raise ValueError("url")
+    return value
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+SourceImage = Annotated[str, AfterValidator(_source_image)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+ModeField = Annotated[Mode, BeforeValidator(_lower)]
+CameraAxis = Annotated[float | None, Field(ge=CAMERA_AXIS_MIN, le=CAMERA_AXIS_MAX)]
+
+
+class ContractModel(BaseModel):
+    """Base for request models: camelCase JSON names, strict JSON types, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as the JSON the service echoes back (camelCase, defaults filled, nulls dropped)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class KlingCameraControlConfig(ContractModel):
+    """Camera motion: each axis -10..10, or null for no control."""
+
+    horizontal: CameraAxis = None
+    vertical: CameraAxis = None
+    pan: CameraAxis = None
+    tilt: CameraAxis = None
+    roll: CameraAxis = None
+    zoom: CameraAxis = None
+
+
+class KlingCameraControl(ContractModel):
+    """Wrapper object holding the camera ``config``."""
+
+    config: KlingCameraControlConfig | None = None
+
+
+class KlingInput(ContractModel):
+    """Input of the original ``kling`` engine (models v1 … v2.5-turbo)."""
+
+    engine: Literal["kling"]
+    prompt: str
+    model: KlingModelName
+    negative_prompt: str | None = None
+    mode: ModeField = DEFAULT_MODE
+    aspect_ratio: AspectRatio = DEFAULT_ASPECT_RATIO
+    duration: KlingDuration = KLING_DEFAULT_DURATION
+    cfg_scale: Annotated[float, Field(ge=CFG_SCALE_MIN, le=CFG_SCALE_MAX)] = CFG_SCALE_DEFAULT
+    source_image: SourceImage | None = None
+    source_image_url: HttpUrl | None = None
+    camera_control: KlingCameraControl | None = None
+
+    @property
+    def seconds(self) -> int:
+        """The requested length in whole seconds."""
+        return int(self.duration)
+
+    @property
+    def generates_audio(self) -> bool:
+        """The original engine never produces an audio track."""
+        return False
+
+
+class KlingV3ElementInput(ContractModel):
+    """An element (subject) for Kling V3: a frontal image, reference images or a video."""
+
+    frontal_image: SourceImage | None = None
+    reference_images: list[SourceImage] = []
+    video_url: HttpUrl | None = None
+
+
+class KlingV3MultiPrompt(ContractModel):
+    """One time-sequenced prompt: the text and the seconds it controls."""
+
+    prompt: str
+    duration: Annotated[int, Field(ge=1)] = MULTI_PROMPT_DEFAULT_DURATION
+
+
+class KlingV3Input(ContractModel):
+    """Input of the ``kling-v3`` engine (five operations, integer durations 3–15)."""
+
+    engine: Literal["kling-v3"]
+    prompt: str
+    operation: Operation = DEFAULT_OPERATION
+    mode: ModeField = DEFAULT_MODE
+    duration: Annotated[int, Field(ge=V3_DURATION_MIN, le=V3_DURATION_MAX)] = V3_DEFAULT_DURATION
+    aspect_ratio: AspectRatio = DEFAULT_ASPECT_RATIO
+    source_image: SourceImage | None = None
+    end_image: SourceImage | None = None
+    video_url: HttpUrl | None = None
+    images: list[SourceImage] = []
+    elements: list[KlingV3ElementInput] = []
+    generate_audio: bool = False
+    voice_ids: list[str] | None = None
+    keep_audio: bool = True
+    multi_prompt: list[KlingV3MultiPrompt] | None = None
+
+    @property
+    def seconds(self) -> int:
+        """The requested length in whole seconds."""
+        return self.duration
+
+    @property
+    def generates_audio(self) -> bool:
+        """True when the output carries an audio track (generated, or kept from a source video)."""
+        if self.operation in VIDEO_TO_VIDEO_OPERATIONS:
+            return self.generate_audio or self.keep_audio
+        return self.generate_audio
+
+
+VideoInput = KlingInput | KlingV3Input
+INPUT_MODELS: dict[str, type[ContractModel]] = {KLING: KlingInput, KLING_V3: KlingV3Input}
+
+
+def missing_for_operation(video_input: KlingV3Input) -> list[str]:
+    """JSON names of the inputs ``video_input.operation`` needs but did not get."""
+    data = video_input.to_json()
+    return [name for name in REQUIRED_BY_OPERATION[video_input.operation] if not data.get(name)]
+
+#: Documented typical run time of Kling V3 Standard at 5 s ("2–5 minutes"); Professional, audio and
+#: longer clips take longer. The fake draws its timings around this range.
+TYPICAL_SECONDS_V3_STANDARD_5S: tuple[int, int] = (120, 300)
+#: Documented polling cadence for Kling jobs (seconds between GetWorkflow calls).
+POLL_CADENCE_SECONDS: tuple[int, ...] = (10, 30, 60)

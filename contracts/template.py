@@ -1,0 +1,86 @@
+"""What a client submits: the WorkflowTemplate body, its steps and callbacks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from contracts.kling import ContractModel, HttpUrl
+from contracts.timespan import parse_timespan
+from contracts.workflow import (
+    CALLBACK_EVENT_TYPES,
+    EXTERNAL_ID_MAX,
+    EXTERNAL_ID_PATTERN,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    Currency,
+    NSFWLevel,
+    Priority,
+    UpgradeMode,
+)
+
+#: Step types this fake implements.
+STEP_TYPES: tuple[str, ...] = ("videoGen",)
+CallbackEventType = Literal[CALLBACK_EVENT_TYPES]  # type: ignore[valid-type]
+
+
+def _timespan(value: str) -> str:
+    parse_timespan(value)
+    return value
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("tags must be unique")
+    return values
+
+
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique)]
+
+
+class CallbackTemplate(ContractModel):
+    """A webhook to register: where to POST and which events."""
+
+    url: HttpUrl
+    type: Annotated[list[CallbackEventType], Field(min_length=1)]
+    detailed: bool | None = None
+
+
+class TipsTemplate(ContractModel):
+    """Tip rates (0–2) for Civitai and creators."""
+
+    civitai: Annotated[float, Field(ge=0, le=2)] = 0
+    creators: Annotated[float, Field(ge=0, le=2)] = 0
+
+
+class StepTemplate(ContractModel):
+    """One step of a submission; ``input`` is validated by its engine's model separately."""
+
+    type_: Literal["videoGen"] = Field(alias="$type")
+    name: Annotated[str, Field(min_length=1)] | None = None
+    priority: Priority | None = None
+    timeout: Annotated[str, AfterValidator(_timespan)] | None = None
+    retries: Annotated[int, Field(ge=0)] | None = None
+    metadata: dict[str, Any] | None = None
+    input: dict[str, Any]
+
+
+class WorkflowTemplate(ContractModel):
+    """The SubmitWorkflow body; ``steps`` are validated one by one so errors carry their index."""
+
+    steps: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    metadata: dict[str, Any] | None = None
+    tags: Tags | None = None
+    callbacks: list[CallbackTemplate] | None = None
+    tips: TipsTemplate | None = None
+    arguments: dict[str, Any] | None = None
+    nsfw_level: NSFWLevel | None = None
+    download_priority: Priority | None = None
+    experimental: bool | None = None
+    allow_mature_content: bool | None = None
+    upgrade_mode: UpgradeMode | None = None
+    currencies: list[Currency] | None = None
+    ephemeral: bool | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=EXTERNAL_ID_MAX, pattern=EXTERNAL_ID_PATTERN)] | None = None

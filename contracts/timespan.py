@@ -1,0 +1,39 @@
+"""Step ``timeout`` values: .NET time spans (``00:20:00``) as the service writes them, ISO 8601 too."""
+
+from __future__ import annotations
+
+import re
+
+_DOTNET = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{1,2}):(?P<s>\d{1,2})(?:\.(?P<frac>\d{1,7}))?$")
+_ISO = re.compile(
+    r"^P(?!$)(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?=\d)(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+#: Default step timeout when a submission names none.
+DEFAULT_STEP_TIMEOUT_SECONDS = 20 * 60
+
+
+def parse_timespan(text: str) -> float:
+    """Seconds in a .NET time span (``[d.]hh:mm:ss[.fffffff]``) or an ISO 8601 duration (``PT20M``)."""
+    match = _DOTNET.match(text)
+    if match and int(match["m"]) < 60 and int(match["s"]) < 60:
+        seconds = int(match["days"] or 0) * 86400 + int(match["h"]) * 3600 + int(match["m"]) * 60 + int(match["s"])
+        return seconds + (float(f"0.{match['frac']}") if match["frac"] else 0.0)
+    match = _ISO.match(text)
+    if match:
+        parts = {k: float(v) for k, v in match.groupdict().items() if v is not None}
+        return parts.get("days", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
+    raise ValueError(f"'{text}' is not a time span (use hh:mm:ss such as 00:20:00, or ISO 8601 such as PT20M)")
+
+
+def format_timespan(seconds: float) -> str:
+    """The .NET spelling of a span, as real responses carry it (``00:20:00``)."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    fraction = seconds - whole
+    if fraction > 1e-7:
+        text += f".{round(fraction * 10**7):07d}"
+    return f"{days}.{text}" if days else text

@@ -1,0 +1,360 @@
+"""Workflow, step, job, blob, callback, event and problem models, named as the official schemas.
+
+These models parse what the service answers (unknown fields and other step types tolerated) and
+describe what the fake answers. Field names are camelCase in JSON; ``$type`` is ``type_``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic.alias_generators import to_camel
+
+# --- enums -----------------------------------------------------------------------------------
+
+WorkflowStatus = Literal[
+    "unassigned", "preparing", "scheduled", "processing", "succeeded", "failed", "expired", "canceled"
+]
+STATUSES: tuple[str, ...] = get_args(WorkflowStatus)
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "expired", "canceled"})
+#: Statuses that count as failures for ``excludeFailed``.
+FAILED_STATUSES: frozenset[str] = frozenset({"failed", "expired", "canceled"})
+
+Priority = Literal["high", "normal", "low"]
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+NSFWLevel = Literal["pg", "pg13", "r", "x", "xxx", "na"]
+NSFW_LEVELS: tuple[str, ...] = get_args(NSFWLevel)
+Currency = Literal["yellow", "blue", "green", "fakeRed"]
+CURRENCIES: tuple[str, ...] = get_args(Currency)
+#: Documented default charging order when ``currencies`` is not set.
+DEFAULT_CHARGING_ORDER: tuple[str, ...] = ("blue", "green", "yellow")
+#: The only currency that may pay for mature content.
+MATURE_CURRENCY = "yellow"
+TransactionType = Literal["debit", "credit"]
+UpgradeMode = Literal["manual", "automatic"]
+UPGRADE_MODES: tuple[str, ...] = get_args(UpgradeMode)
+WaitUntil = Literal["completion", "change"]
+WAIT_UNTIL: tuple[str, ...] = get_args(WaitUntil)
+
+CALLBACK_SCOPES: tuple[str, ...] = ("workflow", "step", "job")
+CALLBACK_EVENT_TYPES: tuple[str, ...] = tuple(
+    f"{scope}:{status}" for scope in CALLBACK_SCOPES for status in ("*", *STATUSES)
+)
+#: Documented job failure reasons (``reason`` on a failed job).
+FAILURE_REASONS: tuple[str, ...] = ("no_provider_available", "blocked", "timeout", "expired", "canceled")
+
+#: Limits from the WorkflowTemplate schema.
+MAX_TAGS, MAX_TAG_LENGTH = 10, 200
+EXTERNAL_ID_PATTERN, EXTERNAL_ID_MAX = r"^[A-Za-z0-9_-]+$", 128
+#: The documented request timeout that caps ``wait``.
+MAX_WAIT_SECONDS = 100
+DEFAULT_QUERY_TAKE = 100
+
+# --- parsing helpers -------------------------------------------------------------------------
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def _trim_fraction(value: Any) -> Any:
+    """Timestamps from the service carry up to 7 fractional digits; Python keeps 6."""
+    return _FRACTION.sub(r"\1", value) if isinstance(value, str) else value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_trim_fraction)]
+
+
+class ApiModel(BaseModel):
+    """Base for response models: camelCase JSON, unknown fields kept so real responses parse."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as JSON (camelCase, nulls dropped)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- blobs and outputs -----------------------------------------------------------------------
+
+
+class Blob(ApiModel):
+    """A blob produced by a job; ``url`` is signed and expires."""
+
+    type: str
+    id: str
+    available: bool
+    url: str | None = None
+    url_expires_at: Timestamp | None = None
+    job_id: str | None = None
+    nsfw_level: NSFWLevel | None = None
+    blocked_reason: str | None = None
+
+
+class VideoBlob(Blob):
+    """A video blob: dimensions and length of the generated clip."""
+
+    type: Literal["video"] = "video"
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+
+
+class VideoGenOutput(ApiModel):
+    """Output of a videoGen step."""
+
+    video: VideoBlob | None = None
+    additional_videos: list[VideoBlob] | None = None
+
+
+# --- jobs, steps, workflows ------------------------------------------------------------------
+
+
+class WorkflowStepJob(ApiModel):
+    """A unit of work of a step (real responses carry these although the schema omits them)."""
+
+    id: str
+    status: WorkflowStatus
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    cost: float | None = None
+    estimated_progress_rate: float | None = None
+    queue_position: int | None = None
+    reason: str | None = None
+    blocked_reason: str | None = None
+
+
+class WorkflowStep(ApiModel):
+    """A step of any type as returned by the service."""
+
+    type_: str = Field(alias="$type")
+    name: str
+    status: WorkflowStatus
+    priority: Priority | None = None
+    timeout: str | None = None
+    retries: int | None = None
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    metadata: dict[str, Any] = {}
+    estimated_progress_rate: float | None = None
+    input: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    jobs: list[WorkflowStepJob] = []
+
+
+class VideoGenStep(WorkflowStep):
+    """A videoGen step: Kling input echoed back, ``output.video`` once it succeeded."""
+
+    type_: Literal["videoGen"] = Field("videoGen", alias="$type")
+    input: dict[str, Any]
+    output: VideoGenOutput | None = None  # type: ignore[assignment]
+
+
+def _step_kind(value: Any) -> str:
+    kind = value.get("$type") if isinstance(value, dict) else getattr(value, "type_", None)
+    return "videoGen" if kind == "videoGen" else "other"
+
+
+AnyStep = Annotated[
+    Annotated[VideoGenStep, Tag("videoGen")] | Annotated[WorkflowStep, Tag("other")],
+    Discriminator(_step_kind),
+]
+
+
+class WorkflowCallback(ApiModel):
+    """A webhook registration: URL, event filters, and whether payloads are detailed."""
+
+    url: str
+    type: list[str]
+    detailed: bool | None = None
+
+
+class WorkflowCostTips(ApiModel):
+    """Buzz tipped to Civitai and to creators."""
+
+    civitai: int = 0
+    creators: int = 0
+
+
+class WorkflowTips(ApiModel):
+    """Tip rates requested on submission."""
+
+    civitai: float = 0
+    creators: float = 0
+
+
+class WorkflowCost(ApiModel):
+    """What a workflow costs in Buzz; ``factors.base`` keeps the price after a refund."""
+
+    base: int
+    factors: dict[str, float] | None = None
+    tips: WorkflowCostTips = WorkflowCostTips()
+    total: int
+
+
+class TransactionInfo(ApiModel):
+    """One Buzz movement on one account."""
+
+    type: TransactionType
+    amount: int
+    id: str | None = None
+    account_type: Currency
+
+
+class TransactionSummary(ApiModel):
+    """The Buzz movements of a workflow (``insufficientBuzz`` on whatif)."""
+
+    list: list[TransactionInfo]
+    insufficient_buzz: bool | None = None
+
+
+class Workflow(ApiModel):
+    """A whole workflow as returned by GetWorkflow / SubmitWorkflow."""
+
+    id: str | None = None
+    created_at: Timestamp
+    transactions: TransactionSummary | None = None
+    metadata: dict[str, Any] = {}
+    status: WorkflowStatus
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    tags: list[str] = []
+    arguments: dict[str, Any] = {}
+    steps: list[AnyStep] = []
+    callbacks: list[WorkflowCallback] = []
+    tips: WorkflowTips = WorkflowTips()
+    cost: WorkflowCost | None = None
+    nsfw_level: NSFWLevel | None = None
+    experimental: bool | None = None
+    allow_mature_content: bool | None = None
+    upgrade_mode: UpgradeMode | None = None
+    currencies: list[Currency] = []
+    force_refunded: bool = False
+    ephemeral: bool | None = None
+    external_id: str | None = None
+
+
+class WorkflowPage(ApiModel):
+    """One page of QueryWorkflows (the schema's CursedArrayOfTelemetryCursorAndWorkflow)."""
+
+    next: str
+    items: list[Workflow]
+
+
+class UpdateWorkflowRequest(ApiModel):
+    """Body of UpdateWorkflow (PUT)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+
+    status: Literal["canceled"] | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    allow_mature_content: bool | None = None
+    download_priority: Priority | None = None
+
+
+class UpdateWorkflowStepRequest(ApiModel):
+    """Body of UpdateWorkflowStep (PUT): new step metadata."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+
+    metadata: dict[str, Any]
+
+
+# --- webhook events --------------------------------------------------------------------------
+
+
+class WorkflowEventStepDetails(ApiModel):
+    """A step inside a detailed workflow event."""
+
+    name: str
+    status: WorkflowStatus
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    metadata: dict[str, Any] | None = None
+    input: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    cost: float | None = None
+
+
+class WorkflowEventDetails(ApiModel):
+    """Workflow timings and steps, sent when a callback is ``detailed``."""
+
+    created_at: Timestamp
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    metadata: dict[str, Any] | None = None
+    arguments: dict[str, Any] | None = None
+    steps: list[WorkflowEventStepDetails]
+
+
+class WorkflowEvent(ApiModel):
+    """A workflow-scoped webhook payload."""
+
+    type_: Literal["workflow"] = Field("workflow", alias="$type")
+    workflow_id: str
+    status: WorkflowStatus
+    timestamp: Timestamp
+    details: WorkflowEventDetails | None = None
+
+
+class WorkflowStepEventDetails(ApiModel):
+    """Step timings and output, sent when a callback is ``detailed``."""
+
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    estimated_progress_rate: float | None = None
+    retries: int = 0
+    metadata: dict[str, Any] | None = None
+    input: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+
+
+class WorkflowStepEvent(ApiModel):
+    """A step-scoped webhook payload."""
+
+    type_: Literal["step"] = Field("step", alias="$type")
+    workflow_id: str
+    name: str
+    status: WorkflowStatus
+    details: WorkflowStepEventDetails | None = None
+
+
+class WorkflowStepJobEvent(ApiModel):
+    """A job-scoped webhook payload."""
+
+    type_: Literal["job"] = Field("job", alias="$type")
+    workflow_id: str
+    step_name: str
+    job_id: str
+    status: WorkflowStatus
+    progress: float | None = None
+    reason: str | None = None
+    blocked_reason: str | None = None
+
+
+AnyEvent = Annotated[
+    Annotated[WorkflowEvent, Tag("workflow")]
+    | Annotated[WorkflowStepEvent, Tag("step")]
+    | Annotated[WorkflowStepJobEvent, Tag("job")],
+    Discriminator(lambda v: v.get("$type") if isinstance(v, dict) else getattr(v, "type_", None)),
+]
+
+# --- problems --------------------------------------------------------------------------------
+
+
+class ProblemDetails(ApiModel):
+    """An RFC 7807 problem."""
+
+    type: str | None = None
+    title: str | None = None
+    status: int | None = None
+    detail: str | None = None
+    instance: str | None = None
+
+
+class ValidationProblemDetails(ProblemDetails):
+    """A 400 problem with an ``errors`` map from JSON path to messages."""
+
+    errors: dict[str, list[str]]

@@ -1,0 +1,1 @@
+"""The engine: plain Python, no HTTP. Store, lifecycle, accounts, outcomes, blobs, webhooks."""

@@ -1,0 +1,108 @@
+"""Buzz ledger per tenant: blue, green and yellow accounts, charging order, refunds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from contracts.workflow import CURRENCIES, DEFAULT_CHARGING_ORDER, MATURE_CURRENCY
+
+#: Balances a new tenant starts with (documented in README; change with PUT /_mock/accounts/{token}).
+DEFAULT_BALANCES: dict[str, int] = {"blue": 5_000, "green": 100_000, "yellow": 100_000}
+
+
+class InsufficientBuzz(Exception):
+    """The allowed accounts cannot cover the cost."""
+
+    def __init__(self, cost: int, available: int, accounts: list[str]):
+        self.cost, self.available, self.accounts = cost, available, accounts
+        super().__init__(
+            f"Insufficient Buzz: this workflow costs {cost} and the accounts allowed to pay "
+            f"({', '.join(accounts) or 'none'}) hold {available}."
+        )
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One part of a payment: ``amount`` taken from ``account``."""
+
+    account: str
+    amount: int
+
+
+def charging_order(currencies: list[str] | None, allow_mature_content: bool | None) -> list[str]:
+    """Which accounts may pay, in order: blue → green → yellow, restricted by ``currencies``; mature → yellow."""
+    order = [c for c in DEFAULT_CHARGING_ORDER if not currencies or c in currencies]
+    if allow_mature_content:
+        order = [c for c in order if c == MATURE_CURRENCY]
+    return order
+
+
+class Accounts:
+    """Balances of every tenant; new tenants get ``defaults``."""
+
+    def __init__(self, defaults: dict[str, int] | None = None,
+                 on_change: Callable[[str, dict[str, int]], None] | None = None):
+        self.defaults = dict(DEFAULT_BALANCES if defaults is None else defaults)
+        self._balances: dict[str, dict[str, int]] = {}
+        self._on_change = on_change
+
+    def balances(self, tenant: str) -> dict[str, int]:
+        """Current balances of a tenant (created with the defaults on first use)."""
+        if tenant not in self._balances:
+            self._balances[tenant] = {c: self.defaults.get(c, 0) for c in CURRENCIES}
+        return self._balances[tenant]
+
+    def set_balances(self, tenant: str, balances: dict[str, int]) -> dict[str, int]:
+        """Replace some or all balances of a tenant; return them all."""
+        for account, amount in balances.items():
+            if account not in CURRENCIES:
+                raise ValueError(f"unknown account '{account}'; accounts are {', '.join(CURRENCIES)}")
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+                raise ValueError(f"balance of {account} must be a non-negative integer")
+        current = self.balances(tenant)
+        current.update(balances)
+        self._changed(tenant)
+        return dict(current)
+
+    def plan(self, tenant: str, cost: int, order: list[str]) -> tuple[list[Charge], bool]:
+        """How ``cost`` would be split over ``order``; the flag is True when it cannot be covered."""
+        balances = self.balances(tenant)
+        left, charges = cost, []
+        for account in order:
+            take = min(left, balances.get(account, 0))
+            if take > 0:
+                charges.append(Charge(account, take))
+                left -= take
+        return charges, left > 0
+
+    def debit(self, tenant: str, cost: int, order: list[str]) -> list[Charge]:
+        """Take ``cost`` from the allowed accounts in order, or raise InsufficientBuzz."""
+        charges, short = self.plan(tenant, cost, order)
+        if short:
+            balances = self.balances(tenant)
+            raise InsufficientBuzz(cost, sum(balances.get(a, 0) for a in order), order)
+        balances = self.balances(tenant)
+        for charge in charges:
+            balances[charge.account] -= charge.amount
+        self._changed(tenant)
+        return charges
+
+    def credit(self, tenant: str, charges: list[Charge]) -> None:
+        """Give back what ``charges`` took (a refund)."""
+        balances = self.balances(tenant)
+        for charge in charges:
+            balances[charge.account] += charge.amount
+        self._changed(tenant)
+
+    def load(self, tenant: str, balances: dict[str, int]) -> None:
+        """Restore a tenant's balances from storage."""
+        self._balances[tenant] = dict(balances)
+
+    def clear(self) -> None:
+        """Forget every tenant."""
+        self._balances.clear()
+
+    def _changed(self, tenant: str) -> None:
+        if self._on_change is not None:
+            self._on_change(tenant, dict(self._balances[tenant]))

@@ -1,0 +1,32 @@
+"""Deterministic ids: the same seed and the same calls give the same ids."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timezone
+
+
+class IdFactory:
+    """Makes workflow, job, blob and transaction ids from one seeded generator."""
+
+    def __init__(self, rng: random.Random):
+        self._rng = rng
+        self._seen: set[str] = set()
+
+    def workflow_id(self, now: float) -> str:
+        """A workflow id: creation time to the millisecond, then random hex (like ``20260810223715659-1a2b3c``)."""
+        stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%d%H%M%S%f")[:17]
+        while True:
+            candidate = f"{stamp}-{self._rng.getrandbits(24):06x}"
+            if candidate not in self._seen:
+                self._seen.add(candidate)
+                return candidate
+
+    def uuid(self) -> str:
+        """A random-looking UUID (jobs, transactions)."""
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def blob_id(self, extension: str = "mp4") -> str:
+        """A blob id with its file extension."""
+        return f"{self._rng.getrandbits(96):024x}.{extension}"

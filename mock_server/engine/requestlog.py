@@ -1,0 +1,58 @@
+"""Every request the fake answered, per tenant: what the client linter judges."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Requests kept (oldest dropped first).
+MAX_ENTRIES = 100_000
+
+
+@dataclass
+class RequestEntry:
+    """One answered request."""
+
+    seq: int
+    at: float
+    wall: float
+    tenant: str | None
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict."""
+        return asdict(self)
+
+
+class RequestLog:
+    """An append-only, bounded log of requests."""
+
+    def __init__(self, limit: int = MAX_ENTRIES):
+        self._entries: deque[RequestEntry] = deque(maxlen=limit)
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def add(self, **fields: Any) -> RequestEntry:
+        """Record a request."""
+        with self._lock:
+            self._seq += 1
+            entry = RequestEntry(seq=self._seq, **fields)
+            self._entries.append(entry)
+            return entry
+
+    def entries(self, tenant: str | None = None) -> list[RequestEntry]:
+        """Entries in order, optionally one tenant's only."""
+        with self._lock:
+            return [e for e in self._entries if tenant is None or e.tenant == tenant]
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,127 @@
+"""Where workflows live, per tenant, behind a small interface (in-memory here; SQLite beside it)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import Callable, Iterator, Protocol
+
+from mock_server.engine.records import WorkflowRecord
+
+Predicate = Callable[[WorkflowRecord], bool]
+
+
+class Store(Protocol):
+    """The operations the engine needs from a workflow store."""
+
+    def add(self, record: WorkflowRecord) -> None:
+        """Keep a new workflow."""
+
+    def save(self, record: WorkflowRecord) -> None:
+        """Persist changes to a kept workflow."""
+
+    def get(self, tenant: str, workflow_id: str) -> WorkflowRecord | None:
+        """A tenant's workflow, or None."""
+
+    def remove(self, tenant: str, workflow_id: str) -> None:
+        """Forget a workflow."""
+
+    def by_external_id(self, tenant: str, external_id: str) -> WorkflowRecord | None:
+        """A tenant's workflow submitted with ``external_id``."""
+
+    def blob_owner(self, blob_id: str) -> tuple[str, str] | None:
+        """(tenant, workflow id) owning a blob."""
+
+    def page(self, tenant: str, cursor: int | None, take: int, ascending: bool,
+             predicate: Predicate | None = None) -> tuple[list[WorkflowRecord], int | None]:
+        """Up to ``take`` workflows after ``cursor`` in creation order; and the next cursor."""
+
+    def unfinished(self) -> Iterator[WorkflowRecord]:
+        """Workflows that still have lifecycle events to apply."""
+
+    def next_seq(self) -> int:
+        """A sequence number larger than any used so far."""
+
+    def clear(self) -> None:
+        """Forget everything."""
+
+
+class MemoryStore:
+    """Dict-backed store; pagination walks a per-tenant list of sequence numbers."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._records: dict[tuple[str, str], WorkflowRecord] = {}
+        self._order: dict[str, tuple[list[int], list[str]]] = {}
+        self._external: dict[tuple[str, str], str] = {}
+        self._blobs: dict[str, tuple[str, str]] = {}
+        self._seq = 0
+
+    def next_seq(self) -> int:
+        """A sequence number larger than any used so far."""
+        self._seq += 1
+        return self._seq
+
+    def add(self, record: WorkflowRecord) -> None:
+        """Keep a new workflow."""
+        self._seq = max(self._seq, record.seq)
+        self._records[(record.tenant, record.id)] = record
+        seqs, ids = self._order.setdefault(record.tenant, ([], []))
+        seqs.append(record.seq)
+        ids.append(record.id)
+        if record.external_id:
+            self._external[(record.tenant, record.external_id)] = record.id
+        for step in record.steps:
+            self._blobs[step.blob_id] = (record.tenant, record.id)
+
+    def save(self, record: WorkflowRecord) -> None:
+        """Nothing to do: records are live objects."""
+
+    def get(self, tenant: str, workflow_id: str) -> WorkflowRecord | None:
+        """A tenant's workflow, or None."""
+        return self._records.get((tenant, workflow_id))
+
+    def remove(self, tenant: str, workflow_id: str) -> None:
+        """Forget a workflow (its slot in the order list is skipped from then on)."""
+        record = self._records.pop((tenant, workflow_id), None)
+        if record is None:
+            return
+        if record.external_id:
+            self._external.pop((tenant, record.external_id), None)
+        for step in record.steps:
+            self._blobs.pop(step.blob_id, None)
+
+    def by_external_id(self, tenant: str, external_id: str) -> WorkflowRecord | None:
+        """A tenant's workflow submitted with ``external_id``."""
+        workflow_id = self._external.get((tenant, external_id))
+        return self._records.get((tenant, workflow_id)) if workflow_id else None
+
+    def blob_owner(self, blob_id: str) -> tuple[str, str] | None:
+        """(tenant, workflow id) owning a blob."""
+        return self._blobs.get(blob_id)
+
+    def page(self, tenant: str, cursor: int | None, take: int, ascending: bool,
+             predicate: Predicate | None = None) -> tuple[list[WorkflowRecord], int | None]:
+        """Up to ``take`` workflows after ``cursor`` in creation order; and the next cursor."""
+        seqs, ids = self._order.get(tenant, ([], []))
+        if ascending:
+            index, step, stop = (bisect_right(seqs, cursor) if cursor is not None else 0), 1, len(seqs)
+        else:
+            index, step, stop = (bisect_left(seqs, cursor) if cursor is not None else len(seqs)) - 1, -1, -1
+        found: list[WorkflowRecord] = []
+        while index != stop and len(found) < take:
+            record = self._records.get((tenant, ids[index]))
+            if record is not None and not record.deleted and (predicate is None or predicate(record)):
+                found.append(record)
+            index += step
+        more = index != stop and len(found) == take
+        return found, (found[-1].seq if more and found else None)
+
+    def unfinished(self) -> Iterator[WorkflowRecord]:
+        """Workflows that still have lifecycle events to apply."""
+        return (r for r in self._records.values() if r.next_event_at() is not None)
+
+    def __len__(self) -> int:
+        return len(self._records)

@@ -1,0 +1,170 @@
+"""Render stored workflows as the JSON the service answers: workflows, steps, jobs, blobs, events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from mock_server.engine import lifecycle
+from mock_server.engine.blobs import BlobSigner
+from mock_server.engine.lifecycle import Transition
+from mock_server.engine.records import StepRecord, WorkflowRecord
+from mock_server.media import frame_size
+
+MATURE_LEVELS = frozenset({"r", "x", "xxx"})
+NSFW_ORDER = ("pg", "pg13", "r", "x", "xxx")
+
+
+def iso(moment: float | None) -> str | None:
+    """Epoch seconds as an ISO 8601 UTC timestamp with milliseconds (``2026-01-01T00:00:00.000Z``)."""
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _compact(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class Renderer:
+    """Turns records into response and event JSON at a given moment, signing blob URLs on the way."""
+
+    def __init__(self, signer: BlobSigner):
+        self.signer = signer
+
+    def step_status(self, record: WorkflowRecord, step: StepRecord, now: float) -> str:
+        """Status of one step at ``now``."""
+        return lifecycle.step_status(step.plan, now, record.canceled_at)
+
+    def workflow_status(self, record: WorkflowRecord, now: float) -> str:
+        """Status of the whole workflow at ``now`` (rolled up from its steps)."""
+        return lifecycle.roll_up([self.step_status(record, s, now) for s in record.steps])
+
+    def blob(self, record: WorkflowRecord, step: StepRecord, now: float, base_url: str,
+             hide_mature: bool = False) -> dict[str, Any]:
+        """The VideoBlob of a succeeded step, with a freshly signed URL."""
+        width, height = frame_size(step.aspect_ratio)
+        hidden = hide_mature and step.nsfw_level in MATURE_LEVELS
+        signed = None if hidden else self.signer.sign(base_url, step.blob_id, record.tenant, now)
+        return _compact({
+            "type": "video", "id": step.blob_id, "available": not hidden,
+            "url": signed.url if signed else None, "urlExpiresAt": iso(signed.expires) if signed else None,
+            "jobId": step.job_id, "nsfwLevel": step.nsfw_level,
+            "width": width, "height": height, "duration": float(step.seconds),
+        })
+
+    def job(self, record: WorkflowRecord, step: StepRecord, now: float) -> dict[str, Any]:
+        """The single job of a step."""
+        plan, canceled = step.plan, record.canceled_at
+        status = self.step_status(record, step, now)
+        failed = status in ("failed", "expired", "canceled")
+        reason = "canceled" if status == "canceled" else plan.reason if failed else None
+        return _compact({
+            "id": step.job_id, "status": status,
+            "startedAt": iso(lifecycle.started_at(plan, now, canceled)),
+            "completedAt": iso(lifecycle.completed_at(plan, now, canceled)),
+            "cost": step.job_cost,
+            "estimatedProgressRate": lifecycle.progress(plan, now, canceled),
+            "reason": reason,
+            "blockedReason": plan.blocked_reason if status == "failed" else None,
+        })
+
+    def step(self, record: WorkflowRecord, index: int, now: float, base_url: str,
+             hide_mature: bool = False) -> dict[str, Any]:
+        """One WorkflowStep (videoGen) at ``now``."""
+        step = record.steps[index]
+        plan, canceled = step.plan, record.canceled_at
+        status = self.step_status(record, step, now)
+        data: dict[str, Any] = {
+            "$type": "videoGen", "name": step.name, "priority": step.priority, "timeout": step.timeout,
+            "retries": step.retries, "status": status,
+            "startedAt": iso(lifecycle.started_at(plan, now, canceled)),
+            "completedAt": iso(lifecycle.completed_at(plan, now, canceled)),
+            "metadata": step.metadata,
+            "estimatedProgressRate": None if status in ("succeeded", "failed", "expired", "canceled")
+            else lifecycle.progress(plan, now, canceled),
+            "input": step.input,
+        }
+        if status in ("unassigned", "preparing", "scheduled"):
+            data["queuePosition"] = _compact({
+                "support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
+                "estimatedStartAt": iso(plan.processing if plan.processing is not None else plan.end),
+            })
+        if status == "succeeded":
+            data["output"] = {"video": self.blob(record, step, now, base_url, hide_mature)}
+        data["jobs"] = [self.job(record, step, now)]
+        return _compact(data)
+
+    def workflow(self, record: WorkflowRecord, now: float, base_url: str,
+                 hide_mature: bool = False) -> dict[str, Any]:
+        """The whole Workflow at ``now``."""
+        status = self.workflow_status(record, now)
+        steps = [self.step(record, i, now, base_url, hide_mature) for i in range(len(record.steps))]
+        starts = [lifecycle.started_at(s.plan, now, record.canceled_at) for s in record.steps]
+        ends = [lifecycle.completed_at(s.plan, now, record.canceled_at) for s in record.steps]
+        terminal = status in ("succeeded", "failed", "expired", "canceled")
+        charged = 0 if record.refunded else record.price
+        return _compact({
+            "id": record.id, "createdAt": iso(record.created),
+            "transactions": {"list": record.transactions},
+            "metadata": record.metadata, "status": status,
+            "startedAt": iso(min((s for s in starts if s is not None), default=None)),
+            "completedAt": iso(max(e for e in ends if e is not None)) if terminal and all(ends) else None,
+            "tags": record.tags, "arguments": record.arguments, "steps": steps,
+            "callbacks": record.callbacks, "tips": record.tips,
+            "cost": {"base": charged, "factors": {"base": float(record.price)},
+                     "tips": {"civitai": 0, "creators": 0}, "total": charged},
+            "nsfwLevel": self._nsfw(record) if status == "succeeded" else None,
+            "experimental": record.experimental,
+            "allowMatureContent": bool(record.allow_mature_content),
+            "upgradeMode": record.upgrade_mode, "currencies": record.currencies,
+            "forceRefunded": False, "ephemeral": record.ephemeral, "externalId": record.external_id,
+        })
+
+    @staticmethod
+    def _nsfw(record: WorkflowRecord) -> str:
+        return max((s.nsfw_level for s in record.steps), key=NSFW_ORDER.index, default="pg")
+
+    # --- webhook payloads ------------------------------------------------------------------
+
+    def event(self, record: WorkflowRecord, event: Transition, detailed: bool, base_url: str) -> dict[str, Any]:
+        """The webhook payload for one lifecycle event (WorkflowEvent / WorkflowStepEvent / WorkflowStepJobEvent)."""
+        now = event.at
+        if event.scope == "workflow":
+            payload: dict[str, Any] = {"$type": "workflow", "workflowId": record.id, "status": event.status,
+                                       "timestamp": iso(now)}
+            if detailed:
+                payload["details"] = self._workflow_details(record, now, base_url)
+            return payload
+        step = record.steps[event.step]
+        if event.scope == "step":
+            payload = {"$type": "step", "workflowId": record.id, "name": step.name, "status": event.status}
+            if detailed:
+                rendered = self.step(record, event.step, now, base_url)
+                payload["details"] = _compact({
+                    "startedAt": rendered.get("startedAt"), "completedAt": rendered.get("completedAt"),
+                    "estimatedProgressRate": rendered.get("estimatedProgressRate"), "retries": 0,
+                    "metadata": step.metadata, "input": step.input, "output": rendered.get("output"),
+                })
+            return payload
+        return _compact({
+            "$type": "job", "workflowId": record.id, "stepName": step.name, "jobId": step.job_id,
+            "status": event.status, "progress": event.progress, "reason": event.reason,
+            "blockedReason": event.blocked_reason,
+        })
+
+    def _workflow_details(self, record: WorkflowRecord, now: float, base_url: str) -> dict[str, Any]:
+        rendered = self.workflow(record, now, base_url)
+        steps = [
+            _compact({
+                "name": s["name"], "status": s["status"], "startedAt": s.get("startedAt"),
+                "completedAt": s.get("completedAt"), "metadata": s.get("metadata"), "input": s.get("input"),
+                "output": s.get("output"), "cost": float(record.steps[i].job_cost),
+            })
+            for i, s in enumerate(rendered["steps"])
+        ]
+        return _compact({
+            "createdAt": rendered["createdAt"], "startedAt": rendered.get("startedAt"),
+            "completedAt": rendered.get("completedAt"), "metadata": record.metadata,
+            "arguments": record.arguments, "steps": steps,
+        })
