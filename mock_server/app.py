@@ -1,0 +1,91 @@
+"""The Starlette app factory: routes table, middleware, and every exception mapped to problem+json."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from contracts.validation import ContractViolation
+from mock_server.engine.accounts import InsufficientBuzz
+from mock_server.engine.service import Conflict, NotFound
+from mock_server.fake import Fake, FakeConfig
+from mock_server.http_io import HttpProblem
+from mock_server.middleware import FakeMiddleware
+from mock_server.openapi import openapi_document
+from mock_server.problems import problem, validation_problem
+from mock_server.routes import blobs, control, recipes, webhooks, workflows
+
+log = logging.getLogger("civitai_mock")
+
+
+async def _contract_violation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ContractViolation)
+    return validation_problem(exc.errors, exc.title)
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HttpProblem)
+    return problem(exc.status, title=exc.title, detail=exc.detail, headers=exc.headers)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return problem(404, detail=str(exc))
+
+
+async def _conflict(request: Request, exc: Exception) -> Response:
+    return problem(409, detail=str(exc))
+
+
+async def _insufficient(request: Request, exc: Exception) -> Response:
+    return problem(400, title="Insufficient Buzz", detail=str(exc))
+
+
+async def _starlette_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = {404: f"No endpoint at {request.url.path}.",
+              405: f"{request.method} is not allowed on {request.url.path}."}.get(exc.status_code, exc.detail)
+    return problem(exc.status_code, detail=detail, headers=dict(exc.headers or {}))
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    log.exception("internal error on %s %s", request.method, request.url.path)
+    return problem(500, detail=f"The fake hit an internal error ({type(exc).__name__}); this is a bug in civitai-mock.")
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+def create_app(fake: Fake | None = None, **config: Any) -> Starlette:
+    """A Starlette app serving ``fake`` (or a new fake built from ``FakeConfig(**config)``)."""
+    fake = fake or Fake(FakeConfig(**config))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        fake.start()
+        try:
+            yield
+        finally:
+            fake.stop()
+
+    app = Starlette(
+        routes=[*workflows.routes, *recipes.routes, *blobs.routes, *control.routes, *webhooks.routes,
+                Route("/openapi.json", _openapi, methods=["GET"])],
+        middleware=[Middleware(FakeMiddleware)],
+        exception_handlers={
+            ContractViolation: _contract_violation, HttpProblem: _http_problem, NotFound: _not_found,
+            Conflict: _conflict, InsufficientBuzz: _insufficient, HTTPException: _starlette_http,
+            Exception: _internal,
+        },
+        lifespan=lifespan,
+    )
+    app.state.fake = fake
+    return app

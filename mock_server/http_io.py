@@ -1,0 +1,137 @@
+"""Reading requests the way the service does: bearer tokens, JSON bodies, typed query parameters."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+
+from contracts.validation import ContractViolation
+from mock_server.fake import Fake
+
+JSON_TYPES = ("application/json", "text/json")
+JSON_PATCH_TYPE = "application/json-patch+json"
+
+
+class HttpProblem(Exception):
+    """An error answered as a problem+json with this status."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None, title: str | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.headers, self.title = status, detail, headers or {}, title
+
+
+def fake_of(request: Request) -> Fake:
+    """The fake serving this app."""
+    return request.app.state.fake
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>``, or None when absent or malformed."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def tenant(request: Request) -> str:
+    """The tenant (bearer token) of a consumer request; 401 when missing, malformed or not allowed."""
+    token = bearer_token(request)
+    challenge = {"WWW-Authenticate": 'Bearer realm="civitai-mock"'}
+    if token is None:
+        raise HttpProblem(401, "Send your token as 'Authorization: Bearer <token>'.", challenge)
+    allowed = fake_of(request).config.tokens
+    if allowed is not None and token not in allowed:
+        raise HttpProblem(401, "This token is not accepted by this fake (see --tokens).", challenge)
+    return token
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def json_body(request: Request, patch: bool = False) -> Any:
+    """The parsed JSON body; 415 for a wrong content type, 413 when too large, 400 when malformed."""
+    media = _media_type(request)
+    if patch:
+        if media != JSON_PATCH_TYPE:
+            raise HttpProblem(415, f"Send a JSON Patch document with Content-Type: {JSON_PATCH_TYPE}.")
+    elif media not in JSON_TYPES and not (media.startswith("application/") and media.endswith("+json")):
+        raise HttpProblem(415, "Send the body as JSON with Content-Type: application/json.")
+    limit = fake_of(request).config.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HttpProblem(413, f"The body is larger than the {limit} bytes this API accepts.")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise HttpProblem(413, f"The body is larger than the {limit} bytes this API accepts.")
+    if not raw.strip():
+        raise ContractViolation({"$": ["A non-empty request body is required."]})
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ContractViolation({"$": [f"The body is not valid JSON{where}."]}) from None
+
+
+def query_int(request: Request, name: str, default: int, low: int | None = None, high: int | None = None) -> int:
+    """An integer query parameter; 400 when it is not one or out of range."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ContractViolation({name: [f"The value '{raw}' is not valid for {name}: an integer is required."]}) from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"from {low}" + (f" to {high}" if high is not None else "")
+        raise ContractViolation({name: [f"{name} must be an integer {bounds}."]})
+    return value
+
+
+def query_bool(request: Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter (``true`` / ``false``, any case); 400 otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise ContractViolation({name: [f"The value '{raw}' is not valid for {name}: use true or false."]})
+
+
+def query_choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
+    """An enum query parameter (case-insensitive); 400 for anything else."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise ContractViolation({name: [f"The value '{raw}' is not valid for {name}: use one of {', '.join(choices)}."]})
+
+
+def query_date(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 date-time query parameter; 400 when unparsable."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ContractViolation({name: [f"The value '{raw}' is not a valid date-time for {name}."]}) from None
+    if value.tzinfo is None:
+        from datetime import timezone
+
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def query_list(request: Request, name: str) -> list[str]:
+    """A repeated query parameter (``tags=a&tags=b``)."""
+    return [v for v in request.query_params.getlist(name) if v]

@@ -1,0 +1,116 @@
+"""ASGI middleware: the request log (what the client linter judges) and injected faults / rate limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.problems import problem_body
+
+log = logging.getLogger("civitai_mock.requests")
+#: Request bodies larger than this are logged as their size only.
+LOGGED_BODY_LIMIT = 64_000
+_SUBMIT = re.compile(r"^/v2/consumer/(workflows|recipes/[^/]+)/?$")
+_GET = re.compile(r"^/v2/consumer/workflows/[^/]+/?$")
+_KEPT_HEADERS = ("content-type", "retry-after", "location")
+
+
+def _token(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() or None if scheme.lower() == "bearer" else None
+    return None
+
+
+def fault_target(method: str, path: str) -> str | None:
+    """Which fault target a consumer request is: ``submit``, ``get`` or ``other`` (None for non-consumer)."""
+    if not path.startswith("/v2/consumer/"):
+        return None
+    if method == "POST" and _SUBMIT.match(path):
+        return "submit"
+    if method == "GET" and _GET.match(path):
+        return "get"
+    return "other"
+
+
+class FakeMiddleware:
+    """Logs every request with its tenant, query, JSON body and status; answers injected faults first."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        fake = scope["app"].state.fake if "app" in scope else None
+        method, path = scope["method"], scope["path"]
+        token = _token(scope)
+        chunks: list[bytes] = []
+        size = 0
+
+        async def recording_receive() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                body = message.get("body", b"")
+                size += len(body)
+                if size <= LOGGED_BODY_LIMIT:
+                    chunks.append(body)
+            return message
+
+        status_holder: dict[str, Any] = {"status": 500, "headers": {}}
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["headers"] = {
+                    k.decode("latin-1"): v.decode("latin-1")
+                    for k, v in message.get("headers", []) if k.decode("latin-1") in _KEPT_HEADERS
+                }
+            await send(message)
+
+        started = time.perf_counter()
+        target = fault_target(method, path)
+        fault = None
+        if fake is not None and target is not None and token:
+            fault = fake.engine.faults.take(token, target, fake.clock.now())
+        if fault is not None:
+            await self._answer_fault(fault.status, fault.retry_after, recording_send)
+        else:
+            await self.app(scope, recording_receive, recording_send)
+        if fake is None or path.startswith("/_mock"):
+            return
+        body: Any = None
+        raw = b"".join(chunks)
+        if raw and size <= LOGGED_BODY_LIMIT:
+            try:
+                body = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                body = {"$raw": raw[:200].decode("utf-8", "replace")}
+        elif size:
+            body = {"$size": size}
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        fake.engine.requests.add(
+            at=fake.clock.now(), wall=time.time(), tenant=token, method=method, path=path, query=query,
+            status=status_holder["status"], body=body, headers=status_holder["headers"],
+        )
+        log.info("%s %s%s -> %s (%.1f ms)", method, path, "?" + scope["query_string"].decode() if scope.get("query_string") else "",
+                 status_holder["status"], (time.perf_counter() - started) * 1000)
+
+    @staticmethod
+    async def _answer_fault(status: int, retry_after: int | None, send: Send) -> None:
+        body = problem_body(status, detail="Injected by the fake's control API (POST /_mock/faults).")
+        payload = json.dumps(body).encode()
+        headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(payload)).encode())]
+        if retry_after is not None:
+            headers.append((b"retry-after", str(retry_after).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
