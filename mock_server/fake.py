@@ -42,19 +42,34 @@ class Fake:
     def __init__(self, config: FakeConfig | None = None, store: Store | None = None):
         self.config = config or FakeConfig()
         cfg = self.config
-        self.clock: VirtualClock | SystemClock = VirtualClock() if cfg.speed is None else SystemClock(cfg.speed)
         if store is None and cfg.db_path:
             from mock_server.engine.sqlite_store import SqliteStore
 
             store = SqliteStore(cfg.db_path)
         self.store = store if store is not None else MemoryStore()
+        self.clock: VirtualClock | SystemClock = VirtualClock() if cfg.speed is None else SystemClock(
+            cfg.speed, start=self._persisted_clock())
         self.engine = Engine(self.clock, self.store, EngineConfig(
             seed=cfg.seed, url_ttl=cfg.url_ttl, allow_http_callbacks=cfg.allow_http_callbacks,
             public_url=cfg.public_url, balances=cfg.balances))
+        self._persist_balances()
         self.webhooks = WebhookDispatcher(self.engine, max_attempts=cfg.webhook_attempts,
                                           attempt_timeout=cfg.webhook_timeout)
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+
+    def _persisted_clock(self) -> float | None:
+        getter = getattr(self.store, "get_meta", None)
+        value = getter("clock") if getter else None
+        return float(value) if value else None
+
+    def _persist_balances(self) -> None:
+        saver = getattr(self.store, "save_balances", None)
+        if saver is None:
+            return
+        for tenant, balances in self.store.balances():  # type: ignore[attr-defined]
+            self.engine.accounts.load(tenant, balances)
+        self.engine.accounts._on_change = saver
 
     @property
     def virtual(self) -> bool:
@@ -81,10 +96,15 @@ class Fake:
         self._ticker.start()
 
     def _tick_forever(self) -> None:
+        saver = getattr(self.store, "set_meta", None)
+        saved = 0.0
         while not self._stop.wait(TICK_SECONDS):
             now = self.clock.now()
             self.engine.settle(now)
             self.webhooks.tick(now)
+            if saver is not None and now - saved >= 1.0:
+                saver("clock", repr(now))  # a restart never moves the clock back
+                saved = now
 
     def stop(self) -> None:
         """Stop background work and close the webhook client."""

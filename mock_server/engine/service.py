@@ -80,7 +80,10 @@ class Engine:
     # --- time ------------------------------------------------------------------------------
 
     def _reseed(self) -> None:
-        self.rng = random.Random(self.config.seed)
+        # a store that already holds workflows (SQLite after a restart) continues on a fresh stream,
+        # so job, blob and transaction ids never repeat
+        resume = self.store.last_seq()
+        self.rng = random.Random(self.config.seed if resume == 0 else f"{self.config.seed}:{resume}")
         self.ids = IdFactory(self.rng)
 
     def now(self) -> float:

@@ -41,6 +41,9 @@ class Store(Protocol):
     def next_seq(self) -> int:
         """A sequence number larger than any used so far."""
 
+    def last_seq(self) -> int:
+        """The largest sequence number used so far (0 when empty)."""
+
     def clear(self) -> None:
         """Forget everything."""
 
@@ -62,6 +65,10 @@ class MemoryStore:
     def next_seq(self) -> int:
         """A sequence number larger than any used so far."""
         self._seq += 1
+        return self._seq
+
+    def last_seq(self) -> int:
+        """The largest sequence number used so far (0 when empty)."""
         return self._seq
 
     def add(self, record: WorkflowRecord) -> None:
