@@ -40,6 +40,20 @@ def fault_target(method: str, path: str) -> str | None:
     return "other"
 
 
+def _seen(chunks: list[bytes]) -> dict[str, Any] | None:
+    """The workflow id and status a JSON answer carried (what the client saw), if any."""
+    raw = b"".join(chunks)
+    if not raw.startswith(b"{"):
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and "status" in data and "steps" in data:
+        return {"id": data.get("id"), "status": data["status"]}
+    return None
+
+
 class FakeMiddleware:
     """Logs every request with its tenant, query, JSON body and status; answers injected faults first."""
 
@@ -67,8 +81,12 @@ class FakeMiddleware:
             return message
 
         status_holder: dict[str, Any] = {"status": 500, "headers": {}}
+        watch = path.startswith("/v2/consumer/workflows")
+        answer: list[bytes] = []
 
         async def recording_send(message: Message) -> None:
+            if watch and message["type"] == "http.response.body" and sum(map(len, answer)) < LOGGED_BODY_LIMIT:
+                answer.append(message.get("body", b""))
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["headers"] = {
@@ -101,6 +119,7 @@ class FakeMiddleware:
         fake.engine.requests.add(
             at=fake.clock.now(), wall=time.time(), tenant=token, method=method, path=path, query=query,
             status=status_holder["status"], body=body, headers=status_holder["headers"],
+            seen=_seen(answer) if watch else None,
         )
         log.info("%s %s%s -> %s (%.1f ms)", method, path, "?" + scope["query_string"].decode() if scope.get("query_string") else "",
                  status_holder["status"], (time.perf_counter() - started) * 1000)

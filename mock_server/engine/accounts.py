@@ -44,6 +44,8 @@ class Accounts:
     def __init__(self, defaults: dict[str, int] | None = None,
                  on_change: Callable[[str, dict[str, int]], None] | None = None):
         self.defaults = dict(DEFAULT_BALANCES if defaults is None else defaults)
+        #: what ``defaults`` was at construction (fixtures restore it between tests)
+        self.defaults_initial = dict(self.defaults)
         self._balances: dict[str, dict[str, int]] = {}
         self._on_change = on_change
 

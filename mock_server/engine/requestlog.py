@@ -25,6 +25,7 @@ class RequestEntry:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict."""

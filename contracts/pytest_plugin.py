@@ -1,0 +1,105 @@
+"""pytest plugin (entry point ``pytest11``): fixtures and the ``civitai_mock`` marker. Thin by design.
+
+Fixtures:
+- ``civitai_mock``: a handle on a session-scoped in-process fake, reset for every test.
+- ``civitai_mock_server``: the same fake served over HTTP on a free 127.0.0.1 port (``.url``).
+Marker: ``@pytest.mark.civitai_mock(seed=…, url_ttl=…, balances={…}, speed=…, token=…)``.
+For Hypothesis (no per-test fixtures): ``with civitai_fake(seed=…) as mock:`` per example.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+if TYPE_CHECKING:
+    from mock_server.testing import CivitaiMock
+
+MARKER = "civitai_mock(seed=0, url_ttl=600, balances=None, speed=None, token='test-token'): configure the fake"
+_OPTIONS = ("seed", "url_ttl", "balances", "speed", "token")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker."""
+    config.addinivalue_line("markers", MARKER)
+
+
+def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker("civitai_mock")
+    options = dict(marker.kwargs) if marker else {}
+    unknown = set(options) - set(_OPTIONS)
+    if unknown:
+        raise pytest.UsageError(f"unknown civitai_mock marker options: {', '.join(sorted(unknown))}")
+    return options
+
+
+@contextmanager
+def civitai_fake(**config: Any) -> Iterator["CivitaiMock"]:
+    """A fresh, isolated in-process fake (``FakeConfig`` keywords plus ``token``)."""
+    from mock_server.testing import civitai_fake as make
+
+    with make(**config) as mock:
+        yield mock
+
+
+@pytest.fixture(scope="session")
+def civitai_mock_session() -> Iterator["CivitaiMock"]:
+    """The session's shared fake (use ``civitai_mock`` in tests: it is reset for each)."""
+    from mock_server.fake import Fake
+    from mock_server.testing import CivitaiMock
+
+    mock = CivitaiMock(Fake())
+    yield mock
+    mock.close()
+
+
+def _prepared(mock: "CivitaiMock", options: dict[str, Any]) -> "CivitaiMock":
+    from mock_server.engine.blobs import DEFAULT_URL_TTL
+    from mock_server.testing import DEFAULT_TOKEN
+
+    mock.configure(seed=options.get("seed", 0), url_ttl=options.get("url_ttl", DEFAULT_URL_TTL),
+                   balances=options.get("balances") or mock.engine.accounts.defaults_initial)
+    mock.token = options.get("token", DEFAULT_TOKEN)
+    mock.client.headers["Authorization"] = f"Bearer {mock.token}"
+    mock.reset()
+    return mock
+
+
+@pytest.fixture
+def civitai_mock(request: pytest.FixtureRequest, civitai_mock_session: "CivitaiMock") -> Iterator["CivitaiMock"]:
+    """A reset, configured in-process fake for this test."""
+    options = _options(request)
+    if options.get("speed") is not None:
+        with civitai_fake(**{k: v for k, v in options.items() if k != "balances"}) as mock:
+            if options.get("balances"):
+                mock.configure(balances=options["balances"])
+                mock.reset()
+            mock.fake.start()
+            yield mock
+        return
+    yield _prepared(civitai_mock_session, options)
+
+
+@pytest.fixture(scope="session")
+def civitai_mock_live(civitai_mock_session: "CivitaiMock") -> Iterator[Any]:
+    """The session's fake served on a free port (use ``civitai_mock_server`` in tests)."""
+    from mock_server.testing import LiveServer
+
+    server = LiveServer(civitai_mock_session).start()
+    civitai_mock_session.url = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def civitai_mock_server(request: pytest.FixtureRequest, civitai_mock_session: "CivitaiMock",
+                        civitai_mock_live: Any) -> "CivitaiMock":
+    """The shared fake, reset and served over HTTP: ``civitai_mock_server.url`` is its base URL."""
+    options = _options(request)
+    if options.get("speed") is not None:
+        raise pytest.UsageError("civitai_mock_server runs on a virtual clock; use civitai_mock for speed=…")
+    mock = _prepared(civitai_mock_session, options)
+    mock.url = civitai_mock_live.url
+    return mock

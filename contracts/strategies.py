@@ -1,0 +1,212 @@
+"""Hypothesis strategies built from the contract's own constants (nothing restated here).
+
+- ``video_inputs()`` / ``kling_inputs()`` / ``kling_v3_inputs(operation)``: valid step inputs.
+- ``invalid_inputs()``: ``Invalid(body, path, message)`` — a broken submission and the error it must get.
+- ``workflow_templates()``: whole SubmitWorkflow bodies (callbacks, tags, metadata, externalId).
+- ``workflow_responses(status)`` / ``webhook_events(scope, status)``: what the service answers, in
+  every status, rendered by the fake's own engine (for testing a client's parsing).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from contracts import kling
+from contracts.template import STEP_TYPES
+from contracts.workflow import (
+    CALLBACK_EVENT_TYPES, EXTERNAL_ID_MAX, FAILURE_REASONS, MAX_TAG_LENGTH, MAX_TAGS, STATUSES,
+)
+
+_SAFE_TEXT = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="[]")
+
+
+def prompts() -> st.SearchStrategy[str]:
+    """Prompt text (without ``[mock:…]`` directives)."""
+    return st.text(_SAFE_TEXT, min_size=1, max_size=60)
+
+
+def https_urls(extension: str = "jpeg") -> st.SearchStrategy[str]:
+    """https URLs of public-looking files."""
+    return st.builds(lambda host, name: f"https://{host}.example.com/{name}.{extension}",
+                     st.from_regex(r"[a-z]{1,12}", fullmatch=True), st.from_regex(r"[a-z0-9_-]{1,16}", fullmatch=True))
+
+
+def source_images() -> st.SearchStrategy[str]:
+    """What the schema calls a source image: a URL, a data URL or a Base64 string."""
+    raw = st.binary(min_size=1, max_size=48).map(lambda b: base64.b64encode(b).decode())
+    return st.one_of(https_urls(), raw.map(lambda b: f"data:image/png;base64,{b}"), raw)
+
+
+def _modes() -> st.SearchStrategy[str]:
+    return st.sampled_from(kling.MODES + kling.DOCUMENTED_MODE_SPELLINGS)
+
+
+def kling_inputs() -> st.SearchStrategy[dict[str, Any]]:
+    """Valid inputs of the original ``kling`` engine."""
+    axis = st.one_of(st.none(), st.floats(kling.CAMERA_AXIS_MIN, kling.CAMERA_AXIS_MAX, allow_nan=False))
+    camera = st.fixed_dictionaries({}, optional={a: axis for a in kling.CAMERA_AXES}).map(lambda c: {"config": c})
+    return st.fixed_dictionaries(
+        {"engine": st.just(kling.KLING), "model": st.sampled_from(kling.KLING_MODELS), "prompt": prompts()},
+        optional={
+            "negativePrompt": prompts(), "mode": _modes(), "aspectRatio": st.sampled_from(kling.ASPECT_RATIOS),
+            "duration": st.sampled_from(kling.KLING_DURATIONS),
+            "cfgScale": st.floats(kling.CFG_SCALE_MIN, kling.CFG_SCALE_MAX, allow_nan=False),
+            "sourceImage": source_images(), "cameraControl": camera,
+        },
+    )
+
+
+def kling_v3_inputs(operation: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid ``kling-v3`` inputs (of one operation, or any), with what that operation requires."""
+    operations = st.just(operation) if operation else st.sampled_from(kling.OPERATIONS)
+    required = {"sourceImage": source_images(), "images": st.lists(source_images(), min_size=1, max_size=3),
+                "videoUrl": https_urls("mp4")}
+
+    def build(op: str) -> st.SearchStrategy[dict[str, Any]]:
+        fields = {"engine": st.just(kling.KLING_V3), "operation": st.just(op), "prompt": prompts(),
+                  **{name: required[name] for name in kling.REQUIRED_BY_OPERATION[op]}}
+        multi = st.lists(st.fixed_dictionaries({"prompt": prompts()},
+                                               optional={"duration": st.integers(1, kling.V3_DURATION_MAX)}),
+                         min_size=1, max_size=3)
+        return st.fixed_dictionaries(fields, optional={
+            "mode": _modes(), "duration": st.sampled_from(kling.V3_DURATIONS),
+            "aspectRatio": st.sampled_from(kling.ASPECT_RATIOS), "endImage": source_images(),
+            "generateAudio": st.booleans(), "keepAudio": st.booleans(),
+            "voiceIds": st.lists(st.from_regex(r"voice_[a-z0-9]{3,8}", fullmatch=True), max_size=2),
+            "multiPrompt": multi,
+        })
+
+    return operations.flatmap(build)
+
+
+def video_inputs() -> st.SearchStrategy[dict[str, Any]]:
+    """Valid inputs of either engine."""
+    return st.one_of(kling_inputs(), kling_v3_inputs())
+
+
+def steps(inputs: st.SearchStrategy[dict[str, Any]] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """A videoGen step around a valid input."""
+    return st.fixed_dictionaries({"$type": st.sampled_from(STEP_TYPES), "input": inputs or video_inputs()})
+
+
+def callbacks() -> st.SearchStrategy[dict[str, Any]]:
+    """A webhook registration with a filter drawn from the documented event types."""
+    return st.fixed_dictionaries(
+        {"url": https_urls("hook").map(lambda u: u.rsplit(".", 1)[0]),
+         "type": st.lists(st.sampled_from(CALLBACK_EVENT_TYPES), min_size=1, max_size=4, unique=True)},
+        optional={"detailed": st.booleans()},
+    )
+
+
+def workflow_templates() -> st.SearchStrategy[dict[str, Any]]:
+    """Valid SubmitWorkflow bodies."""
+    tag = st.text(_SAFE_TEXT, min_size=1, max_size=min(MAX_TAG_LENGTH, 30))
+    metadata = st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True),
+                               st.one_of(st.integers(), st.text(max_size=10), st.booleans()), max_size=3)
+    return st.fixed_dictionaries({"steps": st.lists(steps(), min_size=1, max_size=2)}, optional={
+        "callbacks": st.lists(callbacks(), max_size=2), "tags": st.lists(tag, max_size=MAX_TAGS, unique=True),
+        "metadata": metadata,
+        "externalId": st.from_regex(r"[A-Za-z0-9_-]{1,%d}" % min(EXTERNAL_ID_MAX, 40), fullmatch=True),
+    })
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A submission that breaks one documented rule, the path of the error and words of its message."""
+
+    body: dict[str, Any]
+    path: str
+    message: str
+
+
+def _wrap(video_input: dict[str, Any]) -> dict[str, Any]:
+    return {"steps": [{"$type": STEP_TYPES[0], "input": video_input}]}
+
+
+def invalid_inputs() -> st.SearchStrategy[Invalid]:
+    """Submissions with one broken field, paired with the expected error path and message words."""
+    at = "steps[0].input."
+    v1 = kling_inputs()
+    v3 = kling_v3_inputs(kling.DEFAULT_OPERATION)
+    outside_v3 = st.integers().filter(lambda d: d not in kling.V3_DURATIONS)
+    needs = [op for op, fields in kling.REQUIRED_BY_OPERATION.items() if fields]
+    missing = st.sampled_from(needs).flatmap(lambda op: kling_v3_inputs(op).map(
+        lambda i: (i, kling.REQUIRED_BY_OPERATION[op][0])))
+    bad_ratio = st.text(min_size=1, max_size=5).filter(lambda r: r not in kling.ASPECT_RATIOS)
+    return st.one_of(
+        st.tuples(v1, st.sampled_from(kling.KLING_DURATIONS)).map(
+            lambda t: Invalid(_wrap({**t[0], "duration": int(t[1])}), at + "duration", "duration must be one of")),
+        v1.map(lambda i: Invalid(_wrap({k: v for k, v in i.items() if k != "model"}), at + "model", "model is required")),
+        st.tuples(v3, outside_v3).map(
+            lambda t: Invalid(_wrap({**t[0], "duration": t[1]}), at + "duration", "duration must be")),
+        st.tuples(v3, st.sampled_from(kling.V3_DURATIONS)).map(
+            lambda t: Invalid(_wrap({**t[0], "duration": str(t[1])}), at + "duration", "duration must be")),
+        missing.map(lambda t: Invalid(_wrap({k: v for k, v in t[0].items() if k != t[1]}), at + t[1],
+                                      f"{t[1]} is required")),
+        st.tuples(video_inputs(), bad_ratio).map(
+            lambda t: Invalid(_wrap({**t[0], "aspectRatio": t[1]}), at + "aspectRatio", "aspectRatio must be one of")),
+        st.tuples(v1, st.floats(allow_nan=False).filter(lambda x: not kling.CFG_SCALE_MIN <= x <= kling.CFG_SCALE_MAX)).map(
+            lambda t: Invalid(_wrap({**t[0], "cfgScale": t[1]}), at + "cfgScale", "cfgScale must be")),
+        st.tuples(video_inputs(), st.text(min_size=1, max_size=10).filter(lambda e: e not in kling.ENGINES)).map(
+            lambda t: Invalid(_wrap({**t[0], "engine": t[1]}), at + "engine", "is not supported")),
+    )
+
+
+def _rendered(template: dict[str, Any], status: str, reason: str | None) -> tuple[Any, Any]:
+    """Run a private engine until the workflow is in ``status``; return (engine, record)."""
+    from mock_server.clock import VirtualClock
+    from mock_server.engine.outcomes import Outcome
+    from mock_server.engine.service import Engine
+
+    clock = VirtualClock()
+    engine = Engine(clock)
+    outcome = {"failed": Outcome("fail", reason=reason) if reason != "blocked" else Outcome("block", "blocked", "nsfw"),
+               "expired": Outcome("expire")}.get(status)
+    if outcome:
+        engine.outcomes.push("t", [outcome] * len(template["steps"]))
+    record, _ = engine.submit("t", template)
+    plan = record.steps[0].plan
+    moments = {"unassigned": record.created, "preparing": plan.preparing, "scheduled": plan.scheduled,
+               "processing": plan.processing or plan.scheduled}
+    if status == "canceled":
+        clock.advance_to(plan.scheduled)
+        engine.cancel("t", record.id)
+    elif status in moments:
+        clock.advance_to(moments[status] + 0.001)
+    else:
+        clock.advance_to(max(s.plan.end for s in record.steps) + 1)
+    return engine, record
+
+
+def workflow_responses(status: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Workflow JSON as the service answers it, in ``status`` (or any status)."""
+    statuses = st.just(status) if status else st.sampled_from(STATUSES)
+    single = st.fixed_dictionaries({"steps": st.lists(steps(), min_size=1, max_size=1)})
+
+    def render(template: dict[str, Any], wanted: str, reason: str) -> dict[str, Any]:
+        engine, record = _rendered(template, wanted, reason)
+        return engine.view(record)
+
+    return st.builds(render, single, statuses, st.sampled_from([r for r in FAILURE_REASONS if r not in ("canceled",)]))
+
+
+def webhook_events(scope: str | None = None, status: str | None = None,
+                   detailed: bool | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Webhook payloads (workflow / step / job events) the fake would deliver."""
+    single = st.fixed_dictionaries({"steps": st.lists(steps(), min_size=1, max_size=1)})
+    ends = st.sampled_from(("succeeded", "failed", "expired", "canceled"))
+
+    def render(template: dict[str, Any], end: str, index: int, want_detail: bool) -> dict[str, Any] | None:
+        engine, record = _rendered(template, end, "no_provider_available")
+        events = [e for e in record.events()[: record.applied]
+                  if (scope is None or e.scope == scope) and (status is None or e.status == status)]
+        if not events:
+            return None
+        return engine.render.event(record, events[index % len(events)], want_detail, engine.config.public_url)
+
+    flags = st.just(detailed) if detailed is not None else st.booleans()
+    return st.builds(render, single, ends, st.integers(0, 50), flags).filter(lambda e: e is not None)
