@@ -35,6 +35,11 @@ class BlobSigner:
             raise ValueError("url ttl must be positive")
         self._secret = secret
         self.ttl = ttl
+        self._expire_next = 0
+
+    def expire_next(self, count: int) -> None:
+        """Make the next ``count`` signed URLs expire the moment they are issued (timeline testing)."""
+        self._expire_next = max(0, count)
 
     def _signature(self, blob_id: str, expires: int, tenant: str) -> str:
         message = f"{blob_id}\n{expires}\n{tenant}".encode()
@@ -43,6 +48,9 @@ class BlobSigner:
     def sign(self, base_url: str, blob_id: str, tenant: str, now: float) -> SignedUrl:
         """A fresh URL for ``blob_id`` that works until ``now + ttl``."""
         expires = int(now + self.ttl)
+        if self._expire_next > 0:
+            self._expire_next -= 1
+            expires = int(now)
         key = tenant_key(tenant)
         query = urlencode({"tenant": key, "expires": expires, "signature": self._signature(blob_id, expires, key)})
         return SignedUrl(f"{base_url.rstrip('/')}{CONTENT_PATH}/{blob_id}?{query}", float(expires))

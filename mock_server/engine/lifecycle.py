@@ -68,6 +68,9 @@ def plan_step(video_input: VideoInput, outcome: Outcome, created: float, timeout
     if outcome.kind == "fail":
         return StepPlan(preparing, scheduled, processing, processing + runtime * rng.uniform(0.2, 0.6),
                         "failed", outcome.reason)
+    if outcome.kind == "cancel":
+        return StepPlan(preparing, scheduled, processing, processing + runtime * rng.uniform(0.2, 0.6),
+                        "canceled", "canceled")
     if outcome.kind == "block":
         return StepPlan(preparing, scheduled, processing, processing + runtime * rng.uniform(0.6, 0.95),
                         "failed", "blocked", outcome.blocked_reason or "moderation")

@@ -10,12 +10,13 @@ from typing import Any
 from contracts.workflow import NSFW_LEVELS
 
 _DIRECTIVE = re.compile(r"\[mock:([a-z]+)(?:=([^\]]*))?\]")
-KINDS = ("succeed", "fail", "block", "expire")
+KINDS = ("succeed", "fail", "block", "expire", "cancel")
 #: Directive names and what their value means; documented in README ("Forcing outcomes").
 DIRECTIVES = {
     "fail": "REASON: the job fails with this reason (e.g. no_provider_available)",
     "block": "REASON: the job is blocked by moderation (reason 'blocked', blockedReason REASON)",
     "expire": "the step runs past its timeout and expires",
+    "cancel": "someone cancels the workflow while it is processing (refunded)",
     "runtime": "SECONDS: processing takes exactly this long",
     "nsfw": "LEVEL: the output's nsfwLevel (pg, pg13, r, x, xxx)",
 }
@@ -78,6 +79,8 @@ def parse_directives(prompt: str) -> Outcome | None:
         fields.update(kind="block", reason="blocked", blocked_reason=found["block"] or "moderation")
     elif "expire" in found:
         fields.update(kind="expire", reason="timeout")
+    elif "cancel" in found:
+        fields.update(kind="cancel", reason="canceled")
     if found.get("runtime"):
         try:
             fields["runtime"] = float(found["runtime"])

@@ -325,6 +325,7 @@ class Engine:
             self.outcomes.clear()
             self.faults.clear()
             self.requests.clear()
+            self.signer.expire_next(0)
             self._heap.clear()
             self._reseed()
             if isinstance(self.clock, VirtualClock):

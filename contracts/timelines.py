@@ -1,0 +1,106 @@
+"""Server behaviours the contract allows, as data — for property-based tests of a client.
+
+A ``Timeline`` describes one way the service may legitimately behave for one submission: a burst
+of 429 / 503 answers before it is accepted, 503s while polling, how long the job runs (``processing``
+repeats as it goes), a blob URL that has already expired when the client fetches it, and how the job
+ends. ``play(mock, timeline)`` makes a fake behave exactly so; ``timeline.expected`` is what a
+correct client must report. A user's test::
+
+    @given(timelines())
+    def test_my_client(timeline):
+        with civitai_fake() as mock:
+            play(mock, timeline)
+            result = my_client(mock.client, sleep=mock.advance).generate(body)
+            assert (result.status, result.reason, result.video is not None) == timeline.expected
+            mock.assert_client_conforms()
+
+Hypothesis shrinks a failure to the smallest timeline; ``repr(timeline)`` is valid Python and
+``Timeline.from_json`` / ``to_json`` replay it from a file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hypothesis import strategies as st
+
+#: How a job may end: status plus the job ``reason`` the client should report.
+ENDINGS: dict[str, tuple[str, str | None]] = {
+    "succeeded": ("succeeded", None),
+    "failed:no_provider_available": ("failed", "no_provider_available"),
+    "failed:blocked": ("failed", "blocked"),
+    "expired": ("expired", "timeout"),
+    "canceled": ("canceled", "canceled"),
+}
+THROTTLE_STATUSES = (429, 503)
+#: A correct client tries 5 times ("give up after ~5 tries"): bursts stay below that.
+MAX_BURST = 4
+MAX_EXPIRED_URLS = 3
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """One contract-allowed behaviour of the service for one Kling submission."""
+
+    ending: str = "succeeded"
+    runtime: int = 60
+    submit_throttles: tuple[int, ...] = ()
+    retry_after: int = 1
+    poll_errors: int = 0
+    expired_urls: int = 0
+    seed: int = 0
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def expected(self) -> tuple[str, str | None, bool]:
+        """What a correct client reports: (status, job reason, whether it got the video)."""
+        status, reason = ENDINGS[self.ending]
+        return status, reason, status == "succeeded"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (save it to replay a failure)."""
+        data = asdict(self)
+        data.pop("notes")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str) -> "Timeline":
+        """Rebuild from ``to_json`` output (a dict or a JSON string)."""
+        raw = json.loads(data) if isinstance(data, str) else dict(data)
+        raw["submit_throttles"] = tuple(raw.get("submit_throttles", ()))
+        return cls(**raw)
+
+
+def timelines(endings: tuple[str, ...] = tuple(ENDINGS)) -> st.SearchStrategy[Timeline]:
+    """Every contract-allowed timeline (shrinks toward: succeeded, 60 s, no faults, fresh URLs)."""
+    return st.builds(
+        Timeline,
+        ending=st.sampled_from(endings),
+        runtime=st.integers(min_value=10, max_value=900),
+        submit_throttles=st.lists(st.sampled_from(THROTTLE_STATUSES), max_size=MAX_BURST).map(tuple),
+        retry_after=st.integers(min_value=1, max_value=30),
+        poll_errors=st.integers(min_value=0, max_value=MAX_BURST),
+        expired_urls=st.integers(min_value=0, max_value=MAX_EXPIRED_URLS),
+        seed=st.integers(min_value=0, max_value=2**16),
+    )
+
+
+def play(mock: Any, timeline: Timeline) -> None:
+    """Reset ``mock`` (a ``CivitaiMock``) and make its next submission behave as ``timeline`` says."""
+    from mock_server.engine.outcomes import Outcome
+
+    mock.configure(seed=timeline.seed)
+    mock.reset()
+    for status in timeline.submit_throttles:
+        mock.fail_next(status=status, target="submit", retry_after=timeline.retry_after)
+    if timeline.poll_errors:
+        mock.fail_next(status=503, count=timeline.poll_errors, target="get", retry_after=timeline.retry_after)
+    kind = {"succeeded": "succeed", "expired": "expire", "canceled": "cancel"}.get(timeline.ending, "fail")
+    reason = ENDINGS[timeline.ending][1] if kind == "fail" else None
+    if timeline.ending == "failed:blocked":
+        kind, reason = "block", "blocked"
+    mock.engine.outcomes.push(mock.token, [Outcome(kind=kind, reason=reason, runtime=float(timeline.runtime),
+                                                   blocked_reason="moderation" if kind == "block" else None)])
+    mock.engine.signer.expire_next(timeline.expired_urls)

@@ -1,0 +1,42 @@
+"""The tiny real MP4 files served as generated videos (made by fixtures/media/make_media.sh)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+CONTENT_TYPE = "video/mp4"
+#: Frame size of the served clips per aspect ratio (a media fact; the ratios come from contracts.kling).
+_FRAME_SIZES: dict[str, tuple[int, int]] = {"16:9": (128, 72), "9:16": (72, 128), "1:1": (96, 96)}
+_REPO_MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "media"
+
+
+def frame_size(aspect_ratio: str) -> tuple[int, int]:
+    """(width, height) of the clip served for ``aspect_ratio``."""
+    try:
+        return _FRAME_SIZES[aspect_ratio]
+    except KeyError:
+        raise KeyError(f"no media for aspect ratio {aspect_ratio!r}; known: {', '.join(_FRAME_SIZES)}") from None
+
+
+def media_name(aspect_ratio: str, seconds: int, audio: bool) -> str:
+    """File name of the clip for these parameters (``128x72_5s_silent.mp4``)."""
+    width, height = frame_size(aspect_ratio)
+    return f"{width}x{height}_{seconds}s_{'audio' if audio else 'silent'}.mp4"
+
+
+@lru_cache(maxsize=None)
+def video_bytes(aspect_ratio: str, seconds: int, audio: bool) -> bytes:
+    """The MP4 bytes for a clip of ``seconds`` in ``aspect_ratio`` (with an audio track if ``audio``)."""
+    name = media_name(aspect_ratio, seconds, audio)
+    try:
+        source = resources.files("civitai_mock_media").joinpath(name)
+        if source.is_file():
+            return source.read_bytes()
+    except ModuleNotFoundError:
+        pass
+    path = _REPO_MEDIA / name
+    if not path.is_file():
+        raise KeyError(f"no media file {name} for {aspect_ratio}, {seconds} s, audio={audio}")
+    return path.read_bytes()
