@@ -21,7 +21,7 @@ from mock_server.http_io import HttpProblem
 from mock_server.middleware import FakeMiddleware
 from mock_server.openapi import openapi_document
 from mock_server.problems import problem, validation_problem
-from mock_server.routes import blobs, control, recipes, webhooks, workflows
+from mock_server.routes import blobs, control, inbox, recipes, workflows
 
 log = logging.getLogger("civitai_mock")
 
@@ -77,7 +77,7 @@ def create_app(fake: Fake | None = None, **config: Any) -> Starlette:
             fake.stop()
 
     app = Starlette(
-        routes=[*workflows.routes, *recipes.routes, *blobs.routes, *control.routes, *webhooks.routes,
+        routes=[*workflows.routes, *recipes.routes, *blobs.routes, *control.routes, *inbox.routes,
                 Route("/openapi.json", _openapi, methods=["GET"])],
         middleware=[Middleware(FakeMiddleware)],
         exception_handlers={

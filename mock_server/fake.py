@@ -10,7 +10,7 @@ from mock_server.clock import SystemClock, VirtualClock
 from mock_server.engine.blobs import DEFAULT_URL_TTL
 from mock_server.engine.service import Engine, EngineConfig
 from mock_server.engine.store import MemoryStore, Store
-from mock_server.engine.webhooks import WebhookDispatcher
+from mock_server.engine.delivery import WebhookDispatcher
 
 #: Largest request body accepted (Kestrel's default limit, which the real service runs behind).
 MAX_BODY_BYTES = 30_000_000
