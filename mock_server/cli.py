@@ -48,7 +48,53 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", metavar="URL", help="base URL used in webhook payloads (default http://HOST:PORT)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                        help="log verbosity; info logs one line per request and per webhook attempt (default info)")
+
+    verify = commands.add_parser("verify", help="check a server against the contract (whatif only, spends no Buzz)",
+                                 description=(
+        "Probe a server with every documented validation error and every price-table cell, using whatif=true "
+        "only, and print a conformance table; exits 1 on drift. Against the real API: "
+        "civitai-mock verify --base-url https://orchestration.civitai.com --token $CIVITAI_TOKEN"))
+    verify.add_argument("--base-url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="server to check")
+    verify.add_argument("--token", default="verify", help="bearer token (any token for the fake)")
+    verify.add_argument("--all", action="store_true", help="list passing probes too")
+
+    lint = commands.add_parser("lint", help="judge a client's traffic recorded by a running fake", description=(
+        "Read the request log and webhook inbox of a running fake (/_mock/requests, /_mock/webhooks) and "
+        "report every broken client rule; exits 1 on violations."))
+    lint.add_argument("--base-url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="the running fake")
+    lint.add_argument("--token", help="only this tenant's traffic (default: everyone's)")
     return parser
+
+
+def verify(args: argparse.Namespace) -> int:
+    """Run the drift probes and print the conformance table."""
+    import httpx
+
+    from contracts.drift import table, verify as run
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() or done == total or done % 50 == 0:
+            print(f"\r{done}/{total} probes", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    with httpx.Client(base_url=args.base_url, headers={"Authorization": f"Bearer {args.token}"}, timeout=30) as http:
+        results = run(http, progress)
+    print(table(results, args.all))
+    return 1 if any(r.drift for r in results) else 0
+
+
+def lint(args: argparse.Namespace) -> int:
+    """Fetch a running fake's logs and print the linter's report."""
+    import httpx
+
+    from contracts.rules import lint as judge, report
+
+    params = {"token": args.token} if args.token else {}
+    with httpx.Client(base_url=args.base_url, timeout=30) as http:
+        log = http.get("/_mock/requests", params=params).raise_for_status().json()["items"]
+        inbox = http.get("/_mock/webhooks", params=params).raise_for_status().json()["items"]
+    violations = judge(log, inbox)
+    print(report(violations))
+    return 1 if violations else 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -75,8 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``civitai-mock`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "serve":
-        return serve(args)
+    if args.command in ("serve", "verify", "lint"):
+        return {"serve": serve, "verify": verify, "lint": lint}[args.command](args)
     parser.print_help()
     return 2
 
