@@ -45,7 +45,7 @@ class Timeline:
     """One contract-allowed behaviour of the service for one Kling submission."""
 
     ending: str = "succeeded"
-    runtime: int = 60
+    runtime: int = 10
     submit_throttles: tuple[int, ...] = ()
     retry_after: int = 1
     poll_errors: int = 0
@@ -74,7 +74,7 @@ class Timeline:
 
 
 def timelines(endings: tuple[str, ...] = tuple(ENDINGS)) -> st.SearchStrategy[Timeline]:
-    """Every contract-allowed timeline (shrinks toward: succeeded, 60 s, no faults, fresh URLs)."""
+    """Every contract-allowed timeline; shrinks toward ``Timeline()``: succeeded, 10 s, no faults, fresh URLs."""
     return st.builds(
         Timeline,
         ending=st.sampled_from(endings),

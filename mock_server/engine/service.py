@@ -166,6 +166,7 @@ class Engine:
             transactions = [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(), "accountType": c.account}
                             for c in charges]
             record = self._build(tenant, submission, outcomes, price, order, transactions, now, self.ids, self.rng)
+            record.seq = self.store.next_seq()
             self.store.add(record)
             self._schedule(record)
             return record, True
@@ -213,7 +214,7 @@ class Engine:
                 plan=lifecycle.plan_step(video_input, outcome, now, timeout, rng),
             ))
         return WorkflowRecord(
-            id=ids.workflow_id(now), tenant=tenant, seq=self.store.next_seq(), created=now, steps=steps,
+            id=ids.workflow_id(now), tenant=tenant, seq=0, created=now, steps=steps,
             price=price, transactions=transactions, metadata=template.metadata or {}, tags=template.tags or [],
             arguments=template.arguments or {},
             callbacks=[c.to_json() for c in template.callbacks or []],
