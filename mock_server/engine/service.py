@@ -7,7 +7,7 @@ import heapq
 import json
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
@@ -192,8 +192,12 @@ class Engine:
                 forced = parse_directives(step.input.prompt)
             except OutcomeError as exc:
                 raise ContractViolation({f"steps[{index}].input.prompt": [str(exc)]}) from None
-            if forced is None and consume:
-                forced = self.outcomes.pop(tenant)
+            if consume and (forced is None or forced.kind == "succeed"):
+                queued = self.outcomes.pop(tenant)
+                if queued is not None and forced is not None:  # timing/content directives refine a queued ending
+                    queued = replace(queued, runtime=forced.runtime if forced.runtime is not None else queued.runtime,
+                                     nsfw_level=forced.nsfw_level or queued.nsfw_level)
+                forced = queued or forced
             found.append(forced or Outcome())
         return found
 
