@@ -1,0 +1,224 @@
+"""The lifecycle engine (no HTTP): clock-driven status, determinism, outcomes, refunds, money, tenants."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+
+from contracts.workflow import TERMINAL_STATUSES
+from mock_server.clock import SystemClock, VirtualClock
+from mock_server.engine.accounts import InsufficientBuzz
+from mock_server.engine.outcomes import Outcome
+from mock_server.engine.service import Engine, EngineConfig, NotFound
+
+ORDER = ["unassigned", "preparing", "scheduled", "processing", "succeeded"]
+
+
+def body(prompt: str = "a fox", **input_fields: object) -> dict:
+    return {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": prompt, **input_fields}}]}
+
+
+def engine(seed: int = 0) -> tuple[Engine, VirtualClock]:
+    clock = VirtualClock()
+    return Engine(clock, config=EngineConfig(seed=seed)), clock
+
+
+def sample(e: Engine, clock: VirtualClock, record: object, step: float = 5, until: float = 3600) -> list[dict]:
+    seen = []
+    for _ in range(int(until / step)):
+        view = e.view(record)
+        seen.append({"workflow": view["status"], "step": view["steps"][0]["status"],
+                     "job": view["steps"][0]["jobs"][0]["status"],
+                     "progress": view["steps"][0]["jobs"][0].get("estimatedProgressRate")})
+        clock.advance(step)
+    return seen
+
+
+def test_lifecycle_is_monotone_for_workflow_step_and_job() -> None:
+    e, clock = engine()
+    record, created = e.submit("t", body())
+    assert created
+    seen = sample(e, clock, record)
+    for level in ("workflow", "step", "job"):
+        ranks = [ORDER.index(s[level]) for s in seen]
+        assert ranks == sorted(ranks) and set(ranks) == set(range(5)), level
+    progress = [s["progress"] for s in seen if s["job"] == "processing"]
+    assert progress == sorted(progress) and progress[0] < 0.2 and progress[-1] > 0.8
+
+
+def test_a_five_minute_job_completes_under_virtual_time_in_milliseconds() -> None:
+    e, clock = engine()
+    record, _ = e.submit("t", body("[mock:runtime=300] a fox"))
+    started = time.perf_counter()
+    clock.advance(400)
+    assert time.perf_counter() - started < 1.0
+    assert e.status(record) == "succeeded"
+    view = e.view(record)
+    assert view["steps"][0]["output"]["video"]["duration"] == 5.0
+
+
+def test_same_seed_same_ids_and_timings_different_seed_different() -> None:
+    def run(seed: int) -> list:
+        e, clock = engine(seed)
+        records = [e.submit("t", body(f"p{i}", duration=3 + i))[0] for i in range(5)]
+        clock.advance(3600)
+        return [(r.id, r.steps[0].job_id, r.steps[0].blob_id, e.view(r)["completedAt"]) for r in records]
+
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+def test_terminal_states_never_change() -> None:
+    e, clock = engine()
+    records = [e.submit("t", body(p))[0] for p in ("ok", "[mock:fail=no_provider_available]", "[mock:expire]",
+                                                    "[mock:block=gore]")]
+    clock.advance(7200)
+    first = [e.view(r) for r in records]
+    clock.advance(86400 * 30)
+    e.cancel("t", records[0].id)
+    assert [e.view(r)["status"] for r in records] == [v["status"] for v in first]
+    assert [v["status"] for v in first] == ["succeeded", "failed", "expired", "failed"]
+
+
+def test_timings_follow_the_docs() -> None:
+    def total(**fields: object) -> list[float]:
+        spans = []
+        for seed in range(40):
+            e, clock = engine(seed)
+            record, _ = e.submit("t", body(**fields))
+            spans.append(record.steps[0].plan.end - record.created)
+        return spans
+
+    standard = total()
+    assert all(110 <= s <= 310 for s in standard), (min(standard), max(standard))
+    for slower in ({"mode": "Professional"}, {"duration": 10}, {"generateAudio": True}):
+        assert statistics.mean(total(**slower)) > statistics.mean(standard) * 1.15, slower
+
+
+def test_steps_are_named_by_position_and_zero_finds_dollar_zero() -> None:
+    e, _ = engine()
+    record, _ = e.submit("t", {"steps": [body()["steps"][0], {**body()["steps"][0], "name": "clip"}]})
+    assert [s.name for s in record.steps] == ["$0", "clip"]
+    assert record.step_index("0") == 0 and record.step_index("$0") == 0 and record.step_index("clip") == 1
+
+
+def test_failure_is_refunded_with_a_credit_transaction() -> None:
+    e, clock = engine()
+    before = dict(e.accounts.balances("t"))
+    record, _ = e.submit("t", body("[mock:fail=no_provider_available]"))
+    assert e.accounts.balances("t")["blue"] == before["blue"] - 1095
+    clock.advance(3600)
+    view = e.view(record)
+    job = view["steps"][0]["jobs"][0]
+    assert view["status"] == "failed" and job["reason"] == "no_provider_available"
+    debit, credit = view["transactions"]["list"]
+    assert (debit["type"], credit["type"], debit["amount"], credit["amount"]) == ("debit", "credit", 1095, 1095)
+    assert view["cost"]["base"] == view["cost"]["total"] == 0 and view["cost"]["factors"]["base"] == 1095
+    assert e.accounts.balances("t") == before
+
+
+@pytest.mark.parametrize("prompt,status,reason,blocked", [
+    ("[mock:block=nudity]", "failed", "blocked", "nudity"),
+    ("[mock:expire]", "expired", "timeout", None),
+    ("[mock:cancel]", "canceled", "canceled", None),
+])
+def test_prompt_directives(prompt: str, status: str, reason: str, blocked: str | None) -> None:
+    e, clock = engine()
+    record, _ = e.submit("t", body(prompt))
+    clock.advance(7200)
+    job = e.view(record)["steps"][0]["jobs"][0]
+    assert (job["status"], job.get("reason"), job.get("blockedReason")) == (status, reason, blocked)
+
+
+def test_a_short_timeout_expires_a_long_job() -> None:
+    e, clock = engine()
+    record, _ = e.submit("t", {"steps": [{**body("[mock:runtime=120] x")["steps"][0], "timeout": "00:01:00"}]})
+    clock.advance(600)
+    assert e.status(record) == "expired" and e.view(record)["steps"][0]["timeout"] == "00:01:00"
+
+
+def test_queued_outcomes_apply_to_the_next_submission_only() -> None:
+    e, clock = engine()
+    e.outcomes.push("t", [Outcome(kind="fail", reason="no_provider_available")])
+    first, _ = e.submit("t", body())
+    second, _ = e.submit("t", body())
+    other, _ = e.submit("u", body())
+    clock.advance(3600)
+    assert [e.status(r) for r in (first, second, other)] == ["failed", "succeeded", "succeeded"]
+
+
+def test_cancel_refunds_and_stays_canceled() -> None:
+    e, clock = engine()
+    record, _ = e.submit("t", body())
+    clock.advance(60)
+    e.cancel("t", record.id)
+    clock.advance(3600)
+    view = e.view(record)
+    assert view["status"] == "canceled" and [t["type"] for t in view["transactions"]["list"]] == ["debit", "credit"]
+    assert e.accounts.balances("t")["blue"] == e.accounts.defaults["blue"]
+
+
+def test_charging_order_splits_blue_then_green_then_yellow() -> None:
+    e, _ = engine()
+    e.accounts.set_balances("t", {"blue": 100, "green": 500, "yellow": 10000})
+    record, _ = e.submit("t", body())
+    assert [(t["accountType"], t["amount"]) for t in record.transactions] == [("blue", 100), ("green", 500),
+                                                                              ("yellow", 495)]
+
+
+def test_currencies_restrict_and_mature_content_forces_yellow() -> None:
+    e, _ = engine()
+    record, _ = e.submit("t", {**body(), "currencies": ["green"]})
+    assert {t["accountType"] for t in record.transactions} == {"green"}
+    record, _ = e.submit("t", {**body(), "allowMatureContent": True})
+    assert {t["accountType"] for t in record.transactions} == {"yellow"}
+
+
+def test_insufficient_buzz_creates_nothing_and_whatif_reports_it() -> None:
+    e, _ = engine()
+    e.accounts.set_balances("t", {"blue": 10, "green": 0, "yellow": 0})
+    with pytest.raises(InsufficientBuzz):
+        e.submit("t", body())
+    preview, created = e.submit("t", body(), whatif=True)
+    assert not created and preview["transactions"]["insufficientBuzz"] is True and "id" not in preview
+    assert preview["cost"]["total"] == 1095 and e.store.last_seq() == 0
+    assert e.accounts.balances("t")["blue"] == 10
+
+
+def test_external_id_is_idempotent_per_tenant() -> None:
+    e, _ = engine()
+    first, created = e.submit("t", {**body(), "externalId": "order-42"})
+    again, created_again = e.submit("t", {**body(), "externalId": "order-42"})
+    other, _ = e.submit("u", {**body(), "externalId": "order-42"})
+    assert created and not created_again and again.id == first.id and other.id != first.id
+
+
+def test_tenants_are_isolated() -> None:
+    e, _ = engine()
+    record, _ = e.submit("t", body())
+    with pytest.raises(NotFound):
+        e.get("u", record.id)
+
+
+def test_system_clock_runs_at_its_speed() -> None:
+    clock = SystemClock(speed=100)
+    start = clock.now()
+    time.sleep(0.05)
+    assert 4 <= clock.now() - start <= 50
+    with pytest.raises(ValueError):
+        SystemClock(speed=0)
+
+
+def test_virtual_clock_stops_at_every_due_moment_in_order() -> None:
+    e, clock = engine()
+    moments: list[float] = []
+    last: list[tuple[str, str]] = []
+    e.listeners.append(lambda record, event: (moments.append(event.at), last.append((event.scope, event.status))))
+    e.submit("t", body())
+    clock.advance(3600)
+    assert moments == sorted(moments) and len(moments) > 10
+    assert last[-1][0] == "workflow" and last[-1][1] in TERMINAL_STATUSES
+    with pytest.raises(ValueError):
+        clock.advance(-1)
