@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from contracts.kling import (
+    PROFESSIONAL,
+    STANDARD,
+    MODE_FREE_MODELS,
     MODE_PRICED_MODELS,
     VIDEO_TO_VIDEO_OPERATIONS,
     KlingInput,
@@ -13,20 +16,19 @@ from contracts.kling import (
 #: kling (original): price of a 5-second clip per (model, mode); 10 s costs twice as much.
 #: ``None`` as mode means the model ignores mode.
 KLING_PRICE_5S: dict[tuple[str, str | None], int] = {
-    **{(model, "standard"): 600 for model in MODE_PRICED_MODELS},
-    **{(model, "professional"): 1050 for model in MODE_PRICED_MODELS},
-    ("v2", None): 1200,
-    ("v2.5-turbo", None): 600,
+    **{(model, STANDARD): 600 for model in MODE_PRICED_MODELS},
+    **{(model, PROFESSIONAL): 1050 for model in MODE_PRICED_MODELS},
+    **{(model, None): price for model, price in zip(MODE_FREE_MODELS, (1200, 600))},  # v2, v2.5-turbo
 }
 
 #: kling-v3: Buzz per second per (operation group, mode, audio); video-to-video ignores audio.
 V3_PER_SECOND: dict[tuple[str, str, bool | None], int] = {
-    ("generate", "standard", False): 219,
-    ("generate", "standard", True): 292,
-    ("generate", "professional", False): 292,
-    ("generate", "professional", True): 364,
-    ("video-to-video", "standard", None): 328,
-    ("video-to-video", "professional", None): 437,
+    ("generate", STANDARD, False): 219,
+    ("generate", STANDARD, True): 292,
+    ("generate", PROFESSIONAL, False): 292,
+    ("generate", PROFESSIONAL, True): 364,
+    ("video-to-video", STANDARD, None): 328,
+    ("video-to-video", PROFESSIONAL, None): 437,
 }
 
 

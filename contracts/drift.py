@@ -75,9 +75,9 @@ def validation_probes() -> list[Probe]:
         Probe("kling camera axis above 10", {**base, "cameraControl": {"config": {"zoom": 11}}}, 400,
               at + "cameraControl.config.zoom"),
         Probe("kling bad sourceImage", {**base, "sourceImage": "not an image"}, 400, at + "sourceImage"),
-        Probe("kling-v3 duration above range", _v3("text-to-video", duration=kling.V3_DURATION_MAX + 1), 400,
+        Probe("kling-v3 duration above range", _v3(kling.DEFAULT_OPERATION, duration=kling.V3_DURATION_MAX + 1), 400,
               at + "duration"),
-        Probe("kling-v3 string duration", _v3("text-to-video", duration="5"), 400, at + "duration"),
+        Probe("kling-v3 string duration", _v3(kling.DEFAULT_OPERATION, duration="5"), 400, at + "duration"),
         Probe("unknown aspect ratio", {**base, "aspectRatio": "4:3"}, 400, at + "aspectRatio"),
         Probe("Standard mode spelled as documented", {**base, "mode": kling.DOCUMENTED_MODE_SPELLINGS[0]}, 200),
     ]

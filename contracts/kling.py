@@ -18,14 +18,17 @@ from pydantic.alias_generators import to_camel
 
 # --- enums, ranges and defaults -------------------------------------------------------------
 
-KLING = "kling"
-KLING_V3 = "kling-v3"
+KlingEngine = Literal["kling"]
+KlingV3Engine = Literal["kling-v3"]
+KLING: str = get_args(KlingEngine)[0]
+KLING_V3: str = get_args(KlingV3Engine)[0]
 ENGINES: tuple[str, ...] = (KLING, KLING_V3)
 
 KlingModelName = Literal["v1", "v1.5", "v1.6", "v2", "v2.5-turbo"]
 KLING_MODELS: tuple[str, ...] = get_args(KlingModelName)
-#: Models whose price depends on ``mode`` (the others ignore it).
-MODE_PRICED_MODELS: tuple[str, ...] = ("v1", "v1.5", "v1.6")
+#: Models whose price depends on ``mode`` (v1, v1.5, v1.6); the newer ones (v2, v2.5-turbo) ignore it.
+MODE_PRICED_MODELS: tuple[str, ...] = KLING_MODELS[:3]
+MODE_FREE_MODELS: tuple[str, ...] = KLING_MODELS[3:]
 
 KlingDuration = Literal["5", "10"]
 KLING_DURATIONS: tuple[str, ...] = get_args(KlingDuration)
@@ -33,13 +36,14 @@ KLING_DEFAULT_DURATION: KlingDuration = "5"
 
 Mode = Literal["standard", "professional"]
 MODES: tuple[str, ...] = get_args(Mode)
-#: How the recipe page spells the modes; the service reads them case-insensitively.
-DOCUMENTED_MODE_SPELLINGS: tuple[str, ...] = ("Standard", "Professional")
-DEFAULT_MODE: Mode = "standard"
+#: How the recipe page spells the modes ("Standard"); the service reads them case-insensitively.
+DOCUMENTED_MODE_SPELLINGS: tuple[str, ...] = tuple(m.capitalize() for m in MODES)
+STANDARD, PROFESSIONAL = MODES
+DEFAULT_MODE: Mode = STANDARD  # type: ignore[assignment]
 
 AspectRatio = Literal["16:9", "9:16", "1:1"]
 ASPECT_RATIOS: tuple[str, ...] = get_args(AspectRatio)
-DEFAULT_ASPECT_RATIO: AspectRatio = "16:9"
+DEFAULT_ASPECT_RATIO: AspectRatio = ASPECT_RATIOS[0]  # type: ignore[assignment]
 
 CFG_SCALE_MIN, CFG_SCALE_MAX, CFG_SCALE_DEFAULT = 0.0, 1.0, 0.5
 CAMERA_AXES: tuple[str, ...] = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
@@ -53,20 +57,17 @@ Operation = Literal[
     "video-to-video-reference",
 ]
 OPERATIONS: tuple[str, ...] = get_args(Operation)
-DEFAULT_OPERATION: Operation = "text-to-video"
+DEFAULT_OPERATION: Operation = OPERATIONS[0]  # type: ignore[assignment]
 V3_DURATION_MIN, V3_DURATION_MAX, V3_DEFAULT_DURATION = 3, 15, 5
 V3_DURATIONS: tuple[int, ...] = tuple(range(V3_DURATION_MIN, V3_DURATION_MAX + 1))
 MULTI_PROMPT_DEFAULT_DURATION = 5
 
-#: Inputs an operation cannot run without (field name -> documented message).
-REQUIRED_BY_OPERATION: dict[str, tuple[str, ...]] = {
-    "text-to-video": (),
-    "image-to-video": ("sourceImage",),
-    "reference-to-video": ("images",),
-    "video-to-video-edit": ("videoUrl",),
-    "video-to-video-reference": ("videoUrl",),
-}
-VIDEO_TO_VIDEO_OPERATIONS: tuple[str, ...] = ("video-to-video-edit", "video-to-video-reference")
+#: Inputs each operation cannot run without, in ``OPERATIONS`` order: text-to-video, image-to-video,
+#: reference-to-video, video-to-video-edit, video-to-video-reference.
+REQUIRED_BY_OPERATION: dict[str, tuple[str, ...]] = dict(
+    zip(OPERATIONS, ((), ("sourceImage",), ("images",), ("videoUrl",), ("videoUrl",)))
+)
+VIDEO_TO_VIDEO_OPERATIONS: tuple[str, ...] = OPERATIONS[3:]
 
 # --- messages (the troubleshooting table's words are kept inside them) ----------------------
 
@@ -162,7 +163,7 @@ class KlingCameraControl(ContractModel):
 class KlingInput(ContractModel):
     """Input of the original ``kling`` engine (models v1 … v2.5-turbo)."""
 
-    engine: Literal["kling"]
+    engine: KlingEngine
     prompt: str
     model: KlingModelName
     negative_prompt: str | None = None
@@ -203,7 +204,7 @@ class KlingV3MultiPrompt(ContractModel):
 class KlingV3Input(ContractModel):
     """Input of the ``kling-v3`` engine (five operations, integer durations 3–15)."""
 
-    engine: Literal["kling-v3"]
+    engine: KlingV3Engine
     prompt: str
     operation: Operation = DEFAULT_OPERATION
     mode: ModeField = DEFAULT_MODE

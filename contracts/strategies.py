@@ -149,7 +149,7 @@ def invalid_inputs() -> st.SearchStrategy[Invalid]:
                                       f"{t[1]} is required")),
         st.tuples(video_inputs(), bad_ratio).map(
             lambda t: Invalid(_wrap({**t[0], "aspectRatio": t[1]}), at + "aspectRatio", "aspectRatio must be one of")),
-        st.tuples(v1, st.floats(allow_nan=False).filter(lambda x: not kling.CFG_SCALE_MIN <= x <= kling.CFG_SCALE_MAX)).map(
+        st.tuples(v1, st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: not kling.CFG_SCALE_MIN <= x <= kling.CFG_SCALE_MAX)).map(
             lambda t: Invalid(_wrap({**t[0], "cfgScale": t[1]}), at + "cfgScale", "cfgScale must be")),
         st.tuples(video_inputs(), st.text(min_size=1, max_size=10).filter(lambda e: e not in kling.ENGINES)).map(
             lambda t: Invalid(_wrap({**t[0], "engine": t[1]}), at + "engine", "is not supported")),

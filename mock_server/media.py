@@ -6,9 +6,11 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from contracts.kling import ASPECT_RATIOS
+
 CONTENT_TYPE = "video/mp4"
-#: Frame size of the served clips per aspect ratio (a media fact; the ratios come from contracts.kling).
-_FRAME_SIZES: dict[str, tuple[int, int]] = {"16:9": (128, 72), "9:16": (72, 128), "1:1": (96, 96)}
+#: Frame size of the served clips, in the order of ``contracts.kling.ASPECT_RATIOS`` (16:9, 9:16, 1:1).
+_FRAME_SIZES: dict[str, tuple[int, int]] = dict(zip(ASPECT_RATIOS, ((128, 72), (72, 128), (96, 96))))
 _REPO_MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "media"
 
 

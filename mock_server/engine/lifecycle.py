@@ -11,7 +11,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from contracts.kling import TYPICAL_SECONDS_V3_STANDARD_5S, KlingInput, VideoInput
+from contracts.kling import MODE_FREE_MODELS, PROFESSIONAL, TYPICAL_SECONDS_V3_STANDARD_5S, KlingInput, VideoInput
 from contracts.workflow import TERMINAL_STATUSES
 from mock_server.engine.outcomes import Outcome
 
@@ -20,6 +20,8 @@ PROGRESS_MARKS: tuple[float, ...] = (0.25, 0.5, 0.75)
 #: Seconds from submission to leaving each queue state (drawn uniformly from these ranges).
 UNASSIGNED_SECONDS, PREPARING_SECONDS, SCHEDULED_SECONDS = (1.0, 4.0), (2.0, 10.0), (5.0, 25.0)
 SCOPE_ORDER = {"workflow": 0, "step": 1, "job": 2}
+#: Run-time factor of the newer original-engine models (v2 slower, v2.5-turbo faster).
+NEWER_MODEL_SPEED: dict[str, float] = dict(zip(MODE_FREE_MODELS, (1.2, 0.8)))
 
 
 @dataclass
@@ -43,12 +45,12 @@ def typical_seconds(video_input: VideoInput, rng: random.Random) -> float:
     """A plausible total run time: 2–5 min for V3 Standard 5 s, longer for Professional, audio, length."""
     low, high = TYPICAL_SECONDS_V3_STANDARD_5S
     seconds = rng.uniform(low, high) * (video_input.seconds / 5) ** 0.75
-    if video_input.mode == "professional":
+    if video_input.mode == PROFESSIONAL:
         seconds *= 1.6
     if video_input.generates_audio:
         seconds *= 1.25
     if isinstance(video_input, KlingInput):
-        seconds *= {"v2.5-turbo": 0.8, "v2": 1.2}.get(video_input.model, 1.0)
+        seconds *= NEWER_MODEL_SPEED.get(video_input.model, 1.0)
     return seconds
 
 
