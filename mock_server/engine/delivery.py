@@ -84,9 +84,10 @@ class WebhookDispatcher:
                     Delivery(record.tenant, record.id, callback["url"], event_type, payload, event.at))
 
     def route(self, prefix: str, app: Any) -> None:
-        """Deliver to URLs starting with ``prefix`` through this ASGI app, in-process."""
+        """Deliver to URLs starting with ``prefix`` through this ASGI app, in-process (newest route wins)."""
         with self._lock:
-            self._routes.append((prefix, app))
+            self._routes = [(prefix, app)] + [(p, a) for p, a in self._routes if p != prefix]
+            self._clients.pop(prefix, None)
 
     def duplicate_next(self, count: int) -> None:
         """Deliver each of the next ``count`` acknowledged events a second time (as a retried delivery may)."""
@@ -193,11 +194,14 @@ class WebhookDispatcher:
             return sum(len(q) for (t, _), q in self._queues.items() if tenant is None or t == tenant)
 
     def clear(self) -> None:
-        """Forget the inbox and every waiting delivery."""
+        """Forget the inbox, every waiting delivery and every in-process route."""
         with self._lock:
             self._queues.clear()
             self._inbox.clear()
             self._duplicates = 0
+            self._routes = []
+            for prefix in [p for p in self._clients if p]:
+                self._clients.pop(prefix)
 
     def close(self) -> None:
         """Close the HTTP clients and stop the delivery loop."""
