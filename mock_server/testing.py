@@ -51,7 +51,10 @@ class SyncASGITransport(httpx.BaseTransport):
         return httpx.Response(status, headers=headers, content=body, request=request)
 
     def close(self) -> None:
-        """Stop the private event loop."""
+        """Nothing: clients sharing this transport may close freely; ``shutdown`` stops the loop."""
+
+    def shutdown(self) -> None:
+        """Stop the private event loop (when the handle closes)."""
         self._portal_cm.__exit__(None, None, None)
 
 
@@ -172,7 +175,7 @@ class CivitaiMock:
     def close(self) -> None:
         """Release the in-process transport and the fake's background work."""
         self.client.close()
-        self._transport.close()
+        self._transport.shutdown()
         self.fake.stop()
 
 
