@@ -175,7 +175,7 @@ def _silent_server() -> tuple[socket.socket, int]:
 def test_a_receiver_that_never_answers_delays_no_other_workflow() -> None:
     server, port = _silent_server()
     try:
-        with civitai_fake(webhook_timeout=1.0) as mock:
+        with civitai_fake(webhook_timeout=0.5, webhook_attempts=2) as mock:
             fast = Receiver()
             mock.webhooks.route("https://hooks.test/", fast.app)
             submit(mock, ["workflow:succeeded"], url=f"http://127.0.0.1:{port}/never")
