@@ -47,6 +47,12 @@ class Delivery:
     due: float
     attempt: int = 0
     repeat: int = 0
+    row: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """What is persisted of a waiting delivery."""
+        return {"tenant": self.tenant, "workflow_id": self.workflow_id, "url": self.url,
+                "event_type": self.event_type, "payload": self.payload, "due": self.due}
 
 
 class WebhookDispatcher:
@@ -65,6 +71,11 @@ class WebhookDispatcher:
         self._lock = threading.RLock()
         self._loop = BackgroundLoop("civitai-mock-webhooks")
         self.blocking = isinstance(engine.clock, VirtualClock)
+        self._persist = engine.store if hasattr(engine.store, "add_delivery") else None
+        if self._persist is not None:
+            for row, data in self._persist.pending_deliveries():  # resume, in order, after a restart
+                self._queues.setdefault((data["tenant"], data["workflow_id"]), deque()).append(
+                    Delivery(**data, row=row))
         engine.listeners.append(self._on_event)
         if self.blocking:
             engine.clock.subscribe(self.next_due, self.tick)
@@ -79,9 +90,11 @@ class WebhookDispatcher:
                 continue
             payload = self.engine.render.event(record, event, bool(callback.get("detailed")),
                                                self.engine.config.public_url)
+            delivery = Delivery(record.tenant, record.id, callback["url"], event_type, payload, event.at)
+            if self._persist is not None:
+                delivery.row = self._persist.add_delivery(f"{record.tenant}/{record.id}", delivery.to_json())
             with self._lock:
-                self._queues.setdefault((record.tenant, record.id), deque()).append(
-                    Delivery(record.tenant, record.id, callback["url"], event_type, payload, event.at))
+                self._queues.setdefault((record.tenant, record.id), deque()).append(delivery)
 
     def route(self, prefix: str, app: Any) -> None:
         """Deliver to URLs starting with ``prefix`` through this ASGI app, in-process (newest route wins)."""
@@ -128,6 +141,8 @@ class WebhookDispatcher:
                         continue
                     if ok or delivery.attempt >= self.max_attempts:
                         queue.popleft()
+                        if self._persist is not None and delivery.row is not None:
+                            self._persist.delete_delivery(delivery.row)
                         if not queue:
                             self._queues.pop(key, None)
                         continue

@@ -91,6 +91,23 @@ class SqliteStore(MemoryStore):
         """Persist a setting."""
         self._exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    # --- webhook deliveries not yet acknowledged ----------------------------------------------
+
+    def add_delivery(self, workflow_key: str, data: dict[str, Any]) -> int:
+        """Persist a queued webhook delivery; return its row id."""
+        with self._write:
+            return int(self._db.execute("INSERT INTO deliveries (workflow_key, data) VALUES (?, ?)",
+                                        (workflow_key, json.dumps(data))).lastrowid)
+
+    def delete_delivery(self, row: int) -> None:
+        """Forget a delivery that was acknowledged or given up."""
+        self._exec("DELETE FROM deliveries WHERE id = ?", (row,))
+
+    def pending_deliveries(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every persisted delivery, oldest first."""
+        rows = self._db.execute("SELECT id, data FROM deliveries ORDER BY id").fetchall()
+        return [(row, json.loads(data)) for row, data in rows]
+
     def close(self) -> None:
         """Close the database."""
         with self._write:
