@@ -66,9 +66,8 @@ class SqliteStore(MemoryStore):
 
     def clear(self) -> None:
         """Forget everything, on disk too."""
-        if hasattr(self, "_db"):
-            with self._write:
-                self._db.executescript("DELETE FROM workflows; DELETE FROM accounts; DELETE FROM deliveries;")
+        with self._write:
+            self._db.executescript("DELETE FROM workflows; DELETE FROM accounts; DELETE FROM deliveries;")
         super().clear()
 
     # --- balances and other small state ----------------------------------------------------

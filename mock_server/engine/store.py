@@ -52,10 +52,13 @@ class MemoryStore:
     """Dict-backed store; pagination walks a per-tenant list of sequence numbers."""
 
     def __init__(self) -> None:
-        self.clear()
+        self._forget()
 
     def clear(self) -> None:
         """Forget everything."""
+        self._forget()
+
+    def _forget(self) -> None:
         self._records: dict[tuple[str, str], WorkflowRecord] = {}
         self._order: dict[str, tuple[list[int], list[str]]] = {}
         self._external: dict[tuple[str, str], str] = {}
