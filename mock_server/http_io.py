@@ -6,13 +6,28 @@ import json
 from datetime import datetime
 from typing import Any
 
+import orjson
 from starlette.requests import Request
+from starlette.responses import JSONResponse as StarletteJSONResponse
 
 from contracts.validation import ContractViolation
 from mock_server.fake import Fake
 
 JSON_TYPES = ("application/json", "text/json")
 JSON_PATCH_TYPE = "application/json-patch+json"
+#: Scope keys where routes leave what the request log wants (no second parse of bodies).
+SEEN, BODY = "civitai_mock.seen", "civitai_mock.body"
+
+
+class JSONResponse(StarletteJSONResponse):
+    """A JSON response rendered with orjson (stdlib json for what orjson refuses, e.g. huge integers)."""
+
+    def render(self, content: Any) -> bytes:
+        """Compact UTF-8 JSON."""
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class HttpProblem(Exception):
@@ -72,10 +87,12 @@ async def json_body(request: Request, patch: bool = False) -> Any:
     if not raw.strip():
         raise ContractViolation({"$": ["A non-empty request body is required."]})
     try:
-        return json.loads(raw)
+        parsed = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise ContractViolation({"$": [f"The body is not valid JSON{where}."]}) from None
+    request.scope[BODY] = parsed
+    return parsed
 
 
 def query_int(request: Request, name: str, default: int, low: int | None = None, high: int | None = None) -> int:

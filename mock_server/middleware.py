@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_server.http_io import BODY, SEEN
 from mock_server.problems import problem_body
 
 log = logging.getLogger("civitai_mock.requests")
@@ -40,20 +41,6 @@ def fault_target(method: str, path: str) -> str | None:
     return "other"
 
 
-def _seen(chunks: list[bytes]) -> dict[str, Any] | None:
-    """The workflow id and status a JSON answer carried (what the client saw), if any."""
-    raw = b"".join(chunks)
-    if not raw.startswith(b"{"):
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if isinstance(data, dict) and "status" in data and "steps" in data:
-        return {"id": data.get("id"), "status": data["status"]}
-    return None
-
-
 class FakeMiddleware:
     """Logs every request with its tenant, query, JSON body and status; answers injected faults first."""
 
@@ -81,12 +68,8 @@ class FakeMiddleware:
             return message
 
         status_holder: dict[str, Any] = {"status": 500, "headers": {}}
-        watch = path.startswith("/v2/consumer/workflows")
-        answer: list[bytes] = []
 
         async def recording_send(message: Message) -> None:
-            if watch and message["type"] == "http.response.body" and sum(map(len, answer)) < LOGGED_BODY_LIMIT:
-                answer.append(message.get("body", b""))
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["headers"] = {
@@ -106,23 +89,26 @@ class FakeMiddleware:
             await self.app(scope, recording_receive, recording_send)
         if fake is None or path.startswith("/_mock"):
             return
-        body: Any = None
-        raw = b"".join(chunks)
-        if raw and size <= LOGGED_BODY_LIMIT:
-            try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                body = {"$raw": raw[:200].decode("utf-8", "replace")}
-        elif size:
-            body = {"$size": size}
+        body: Any = scope.get(BODY)
+        if body is None and size:
+            raw = b"".join(chunks)
+            if size <= LOGGED_BODY_LIMIT:
+                try:
+                    body = json.loads(raw)
+                except (ValueError, UnicodeDecodeError):
+                    body = {"$raw": raw[:200].decode("utf-8", "replace")}
+            else:
+                body = {"$size": size}
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         fake.engine.requests.add(
             at=fake.clock.now(), wall=time.time(), tenant=token, method=method, path=path, query=query,
             status=status_holder["status"], body=body, headers=status_holder["headers"],
-            seen=_seen(answer) if watch else None,
+            seen=scope.get(SEEN),
         )
-        log.info("%s %s%s -> %s (%.1f ms)", method, path, "?" + scope["query_string"].decode() if scope.get("query_string") else "",
-                 status_holder["status"], (time.perf_counter() - started) * 1000)
+        if log.isEnabledFor(logging.INFO):
+            query_text = scope.get("query_string", b"").decode("latin-1")
+            log.info("%s %s%s -> %s (%.1f ms)", method, path, "?" + query_text if query_text else "",
+                     status_holder["status"], (time.perf_counter() - started) * 1000)
 
     @staticmethod
     async def _answer_fault(status: int, retry_after: int | None, send: Send) -> None:

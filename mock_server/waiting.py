@@ -16,14 +16,16 @@ from mock_server.fake import Fake
 POLL_SECONDS = 0.02
 
 
-async def hold(fake: Fake, record: WorkflowRecord, seconds: float, until: str = "completion") -> bool:
-    """Wait up to ``seconds`` (capped at the 100 s request timeout); True when the workflow is terminal.
+async def hold(fake: Fake, record: WorkflowRecord, seconds: float, until: str = "completion") -> None:
+    """Wait up to ``seconds`` (capped at the 100 s request timeout) for the workflow to end (or change).
 
     A virtual clock is advanced by up to ``seconds`` (fast, deterministic); a system clock really
     waits, scaled by its speed.
     """
     seconds = min(max(seconds, 0.0), float(MAX_WAIT_SECONDS))
     engine = fake.engine
+    if seconds <= 0:
+        return
     first = engine.fingerprint(record)
 
     def done() -> bool:
@@ -39,4 +41,3 @@ async def hold(fake: Fake, record: WorkflowRecord, seconds: float, until: str = 
             deadline = time.monotonic() + clock.real_seconds(seconds)
             while not done() and time.monotonic() < deadline:
                 await asyncio.sleep(POLL_SECONDS)
-    return engine.fingerprint(record)[0] in TERMINAL_STATUSES

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from contracts.kling import MODE_FREE_MODELS, PROFESSIONAL, TYPICAL_SECONDS_V3_STANDARD_5S, KlingInput, VideoInput
 from contracts.workflow import TERMINAL_STATUSES
@@ -24,7 +24,7 @@ SCOPE_ORDER = {"workflow": 0, "step": 1, "job": 2}
 NEWER_MODEL_SPEED: dict[str, float] = dict(zip(MODE_FREE_MODELS, (1.2, 0.8)))
 
 
-@dataclass
+@dataclass(slots=True)
 class StepPlan:
     """When a step moves, and how it ends. Times are epoch seconds; ``processing`` None = never runs."""
 
@@ -135,8 +135,7 @@ def roll_up(statuses: list[str]) -> str:
     return "unassigned" if all(s == "unassigned" for s in statuses) else "processing"
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(NamedTuple):
     """One lifecycle event: at ``at``, ``scope`` (workflow / step / job) of step ``step`` became ``status``."""
 
     at: float
@@ -177,10 +176,9 @@ def transitions(plans: list[StepPlan], created: float, canceled_at: float | None
     """Every lifecycle event of a workflow in delivery order (``unassigned`` at creation first)."""
     events = [Transition(created, "workflow", -1, "unassigned")]
     events += [Transition(created, scope, i, "unassigned") for i in range(len(plans)) for scope in ("step", "job")]
-    step_events = sorted(
-        (t for i, plan in enumerate(plans) for t in _step_transitions(i, plan, canceled_at)),
-        key=Transition.sort_key,
-    )
+    step_events = [t for i, plan in enumerate(plans) for t in _step_transitions(i, plan, canceled_at)]
+    if len(plans) > 1:
+        step_events.sort(key=Transition.sort_key)
     current = ["unassigned"] * len(plans)
     workflow_status = "unassigned"
     for event in step_events:

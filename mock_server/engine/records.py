@@ -8,7 +8,7 @@ from typing import Any
 from mock_server.engine.lifecycle import StepPlan, Transition, transitions
 
 
-@dataclass
+@dataclass(slots=True)
 class StepRecord:
     """One stored step: its echoed input, the job and blob it will produce, and its plan."""
 
@@ -28,7 +28,7 @@ class StepRecord:
     plan: StepPlan
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkflowRecord:
     """One stored workflow; status and events are derived from ``steps[*].plan`` and the clock."""
 

@@ -128,7 +128,10 @@ class Engine:
             self.store.remove(record.tenant, record.id)
             return
         self.store.save(record)
-        self._schedule(record)
+        if finished:
+            record._events = None  # a finished workflow needs no event list: free its memory
+        else:
+            self._schedule(record)
 
     def _refund(self, record: WorkflowRecord) -> None:
         if record.refunded or record.price == 0:

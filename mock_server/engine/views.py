@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from mock_server.engine import lifecycle
@@ -17,8 +18,11 @@ NSFW_ORDER = ("pg", "pg13", "r", "x", "xxx")
 
 def iso(moment: float | None) -> str | None:
     """Epoch seconds as an ISO 8601 UTC timestamp with milliseconds (``2026-01-01T00:00:00.000Z``)."""
-    if moment is None:
-        return None
+    return None if moment is None else _iso(moment)
+
+
+@lru_cache(maxsize=65536)
+def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 

@@ -6,13 +6,13 @@ import re
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from contracts.workflow import NSFW_LEVELS
 from mock_server.engine.blobs import CONTENT_PATH
 from mock_server.engine.service import NotFound
 from mock_server.engine.updates import find_blob
-from mock_server.http_io import HttpProblem, fake_of, query_bool, query_choice, tenant
+from mock_server.http_io import JSONResponse, HttpProblem, fake_of, query_bool, query_choice, tenant
 from mock_server.media import CONTENT_TYPE, video_bytes
 from mock_server.routes import resource
 from mock_server.routes.workflows import base_url

@@ -9,13 +9,13 @@ from typing import Any
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from contracts.validation import ContractViolation
 from mock_server.engine.faults import Fault, FaultError, RateLimit
 from mock_server.engine.outcomes import DIRECTIVES, Outcome, OutcomeError
 from mock_server.engine.views import iso
-from mock_server.http_io import HttpProblem, fake_of, json_body
+from mock_server.http_io import JSONResponse, HttpProblem, fake_of, json_body
 from mock_server.routes import resource
 
 INDEX = {

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from mock_server.http_io import fake_of, query_bool
+from mock_server.http_io import JSONResponse, fake_of, query_bool
 from mock_server.routes import resource
 
 

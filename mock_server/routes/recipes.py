@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from contracts.validation import validate_video_input
-from contracts.workflow import MAX_WAIT_SECONDS
-from mock_server.http_io import fake_of, json_body, query_bool, tenant
+from contracts.workflow import MAX_WAIT_SECONDS, TERMINAL_STATUSES
+from mock_server.http_io import JSONResponse, fake_of, json_body, query_bool, tenant
 from mock_server.routes import resource
 from mock_server.routes.workflows import BASE, base_url
 from mock_server.waiting import hold
@@ -29,8 +29,9 @@ async def invoke_video_gen(request: Request) -> Response:
     result, _ = fake.engine.submit(token, workflow, whatif=whatif, wait=MAX_WAIT_SECONDS)
     if whatif:
         return JSONResponse({}, headers={"X-Workflow-Cost": str(result["cost"]["total"])})
-    terminal = await hold(fake, result, MAX_WAIT_SECONDS)
+    await hold(fake, result, MAX_WAIT_SECONDS)
     view = fake.engine.view(result, base_url(request))
+    terminal = view["status"] in TERMINAL_STATUSES
     output = view["steps"][0].get("output", {})
     headers = {"Location": f"{BASE}/{result.id}", "X-Workflow-Id": result.id, "X-Workflow-Status": view["status"]}
     return JSONResponse(output, status_code=200 if terminal else 202, headers=headers)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from contracts.workflow import DEFAULT_QUERY_TAKE, MAX_WAIT_SECONDS, WAIT_UNTIL
+from contracts.workflow import DEFAULT_QUERY_TAKE, MAX_WAIT_SECONDS, TERMINAL_STATUSES, WAIT_UNTIL
 from mock_server.engine import updates
 from mock_server.http_io import (
+    SEEN, JSONResponse,
     fake_of, json_body, query_bool, query_choice, query_date, query_int, query_list, tenant,
 )
 from mock_server.routes import resource
@@ -18,7 +19,15 @@ BASE = "/v2/consumer/workflows"
 
 def base_url(request: Request) -> str:
     """Scheme and host the client used, for signed blob URLs it can follow."""
-    return str(request.base_url).rstrip("/")
+    scope = request.scope
+    host = request.headers.get("host") or "{}:{}".format(*scope.get("server") or ("localhost", 80))
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+
+
+def workflow_response(request: Request, view: dict, status: int = 200) -> Response:
+    """The workflow JSON; the middleware notes what the client saw (for the linter)."""
+    request.scope[SEEN] = {"id": view.get("id"), "status": view["status"]}
+    return JSONResponse(view, status_code=status)
 
 
 async def submit_workflow(request: Request) -> Response:
@@ -32,8 +41,9 @@ async def submit_workflow(request: Request) -> Response:
     result, _created = fake.engine.submit(token, body, whatif=whatif, wait=wait)
     if whatif:
         return JSONResponse(result)
-    terminal = await hold(fake, result, min(wait, MAX_WAIT_SECONDS))
-    return JSONResponse(fake.engine.view(result, base_url(request), hide), status_code=200 if terminal else 202)
+    await hold(fake, result, min(wait, MAX_WAIT_SECONDS))
+    view = fake.engine.view(result, base_url(request), hide)
+    return workflow_response(request, view, 200 if view["status"] in TERMINAL_STATUSES else 202)
 
 
 async def get_workflow(request: Request) -> Response:
@@ -44,9 +54,10 @@ async def get_workflow(request: Request) -> Response:
     hide = query_bool(request, "hideMatureContent")
     fake = fake_of(request)
     record = fake.engine.get(token, request.path_params["workflowId"])
-    terminal = await hold(fake, record, wait, until)
-    status = 202 if wait > 0 and not terminal and until == "completion" else 200
-    return JSONResponse(fake.engine.view(record, base_url(request), hide), status_code=status)
+    await hold(fake, record, wait, until)
+    view = fake.engine.view(record, base_url(request), hide)
+    held_in_vain = wait > 0 and until == "completion" and view["status"] not in TERMINAL_STATUSES
+    return workflow_response(request, view, 202 if held_in_vain else 200)
 
 
 async def query_workflows(request: Request) -> Response:
@@ -72,7 +83,7 @@ async def update_workflow(request: Request) -> Response:
     fake = fake_of(request)
     body = await json_body(request)
     record = updates.update_workflow(fake.engine, token, request.path_params["workflowId"], body)
-    return JSONResponse(fake.engine.view(record, base_url(request)))
+    return workflow_response(request, fake.engine.view(record, base_url(request)))
 
 
 async def patch_workflow(request: Request) -> Response:

@@ -1,0 +1,101 @@
+"""HTTP throughput: the fake vs a bare Starlette app, same uvicorn settings, same load generator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.report import Figure
+from mock_server.testing import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench"
+BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "operation": "text-to-video",
+                                                  "prompt": "a lighthouse in a storm", "duration": 5}}]}
+UVICORN = ["--loop", "uvloop", "--http", "httptools", "--workers", "1", "--log-level", "warning", "--no-access-log"]
+FAKE_APP = "bench.serve_fake:app"
+
+
+def _start(app: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--port", str(port), *UVICORN], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v2/consumer/workflows/warmup", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+def _wrk(url: str, seconds: int, body: dict | None) -> float:
+    """Requests/s measured by wrk (one thread, 32 connections)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'wrk.headers["Authorization"] = "Bearer {TOKEN}"\n')
+        if body is not None:
+            script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+            script.write(f"wrk.body = {json.dumps(json.dumps(body))}\n")
+    out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds}s", "-s", script.name, url], capture_output=True,
+                         text=True, check=True).stdout
+    os.unlink(script.name)
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+async def _python_load(url: str, seconds: int, body: dict | None) -> float:
+    """Requests/s from 32 keep-alive asyncio connections (when wrk is absent)."""
+    done = 0
+    stop = time.monotonic() + seconds
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"},
+                                 limits=httpx.Limits(max_connections=32)) as http:
+        async def worker() -> None:
+            nonlocal done
+            while time.monotonic() < stop:
+                await (http.post(url, json=body) if body is not None else http.get(url))
+                done += 1
+        await asyncio.gather(*(worker() for _ in range(32)))
+    return done / seconds
+
+
+def measure(url: str, seconds: int, body: dict | None = None) -> float:
+    """Requests/s against ``url`` with the best available load generator."""
+    if shutil.which("wrk"):
+        return _wrk(url, seconds, body)
+    return asyncio.run(_python_load(url, seconds, body))
+
+
+def run(seconds: int = 5) -> list[Figure]:
+    """GET and POST requests/s of the fake, each against the bare app in the same run."""
+    generator = "wrk" if shutil.which("wrk") else "python asyncio"
+    fake_port, bare_port = free_port(), free_port()
+    fake, bare = _start(FAKE_APP, fake_port), _start("bench.bare_app:app", bare_port)
+    try:
+        base = f"http://127.0.0.1:{fake_port}"
+        workflow_id = httpx.post(f"{base}/v2/consumer/workflows", json=BODY,
+                                 headers={"Authorization": f"Bearer {TOKEN}"}).json()["id"]
+        ours_get = measure(f"{base}/v2/consumer/workflows/{workflow_id}", seconds)
+        bare_get = measure(f"http://127.0.0.1:{bare_port}/v2/consumer/workflows/{workflow_id}", seconds)
+        ours_post = measure(f"{base}/v2/consumer/workflows?wait=0", seconds, BODY)
+        bare_post = measure(f"http://127.0.0.1:{bare_port}/v2/consumer/workflows", seconds, BODY)
+    finally:
+        for process in (fake, bare):
+            process.terminate()
+            process.wait(timeout=10)
+    return [
+        Figure(f"GET workflow req/s ({generator})", ours_get, "req/s", bare_get, "bare Starlette GET", ">= 0.7x",
+               ours_get / bare_get >= 0.7),
+        Figure(f"POST submit req/s ({generator})", ours_post, "req/s", bare_post, "bare Starlette POST", ">= 0.5x",
+               ours_post / bare_post >= 0.5),
+    ]
