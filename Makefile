@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test bench fuzz clean install
+.PHONY: serve test bench fuzz fixtures clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50000} $(BIN)/python -m pytest -q tests/test_fuzz.py
+
+fixtures: $(STAMP)
+	$(BIN)/python fixtures/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

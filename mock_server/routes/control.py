@@ -5,7 +5,7 @@ No token is needed: it is for the developer running the fake, not for the client
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import anyio
 from starlette.requests import Request
@@ -37,6 +37,19 @@ def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ContractViolation({"$": ["A JSON object is required."]})
     return body
+
+
+async def _queued_items(request: Request, key: str, build: Callable[[dict[str, Any]], Any],
+                        error: type[Exception], example: str) -> tuple[str, list[Any]]:
+    """Parse ``{"token": T, key: [item, ...]}`` into the token and the built items; 400 otherwise."""
+    body = _object(await json_body(request))
+    token, items = body.get("token"), body.get(key)
+    if not isinstance(token, str) or not token or not isinstance(items, list) or not items:
+        raise ContractViolation({"$": [f'Send {{"token": "..." or "*", "{key}": [{example}]}}']})
+    try:
+        return token, [build(_object(item)) for item in items]
+    except error as exc:
+        raise ContractViolation({key: [str(exc)]}) from None
 
 
 async def index(request: Request) -> Response:
@@ -86,27 +99,13 @@ async def outcomes(request: Request) -> Response:
     if request.method == "GET":
         token = request.query_params.get("token", "")
         return JSONResponse({"token": token, "pending": fake.engine.outcomes.pending(token)})
-    body = _object(await json_body(request))
-    token, items = body.get("token"), body.get("outcomes")
-    if not isinstance(token, str) or not token or not isinstance(items, list) or not items:
-        raise ContractViolation({"$": ['Send {"token": "...", "outcomes": [{"kind": "fail", ...}]}']})
-    try:
-        parsed = [Outcome.from_json(_object(item)) for item in items]
-    except OutcomeError as exc:
-        raise ContractViolation({"outcomes": [str(exc)]}) from None
+    token, parsed = await _queued_items(request, "outcomes", Outcome.from_json, OutcomeError, '{"kind": "fail", ...}')
     return JSONResponse({"token": token, "pending": fake.engine.outcomes.push(token, parsed)})
 
 
 async def faults(request: Request) -> Response:
     """Queue faults: the next matching requests answer 429 / 5xx as problem+json."""
-    body = _object(await json_body(request))
-    token, items = body.get("token"), body.get("faults")
-    if not isinstance(token, str) or not token or not isinstance(items, list) or not items:
-        raise ContractViolation({"$": ['Send {"token": "..." or "*", "faults": [{"status": 429, ...}]}']})
-    try:
-        parsed = [Fault.from_json(_object(item)) for item in items]
-    except FaultError as exc:
-        raise ContractViolation({"faults": [str(exc)]}) from None
+    token, parsed = await _queued_items(request, "faults", Fault.from_json, FaultError, '{"status": 429, ...}')
     for fault in parsed:
         fake_of(request).engine.faults.add(token, fault)
     return JSONResponse({"token": token, "queued": len(parsed)})
