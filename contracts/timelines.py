@@ -2,8 +2,8 @@
 
 A ``Timeline`` describes one way the service may legitimately behave for one submission: a burst
 of 429 / 503 answers before it is accepted, 503s while polling, how long the job runs (``processing``
-repeats as it goes), a blob URL that has already expired when the client fetches it, and how the job
-ends. ``play(mock, timeline)`` makes a fake behave exactly so; ``timeline.expected`` is what a
+repeats as it goes), webhook events delivered twice (as a retried delivery may be), a blob URL that
+has already expired when the client fetches it, and how the job ends. ``play(mock, timeline)`` makes a fake behave exactly so; ``timeline.expected`` is what a
 correct client must report. A user's test::
 
     @given(timelines())
@@ -50,6 +50,7 @@ class Timeline:
     retry_after: int = 1
     poll_errors: int = 0
     expired_urls: int = 0
+    duplicate_webhooks: int = 0
     seed: int = 0
     notes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -83,6 +84,7 @@ def timelines(endings: tuple[str, ...] = tuple(ENDINGS)) -> st.SearchStrategy[Ti
         retry_after=st.integers(min_value=1, max_value=30),
         poll_errors=st.integers(min_value=0, max_value=MAX_BURST),
         expired_urls=st.integers(min_value=0, max_value=MAX_EXPIRED_URLS),
+        duplicate_webhooks=st.integers(min_value=0, max_value=MAX_BURST),
         seed=st.integers(min_value=0, max_value=2**16),
     )
 
@@ -104,3 +106,4 @@ def play(mock: Any, timeline: Timeline) -> None:
     mock.engine.outcomes.push(mock.token, [Outcome(kind=kind, reason=reason, runtime=float(timeline.runtime),
                                                    blocked_reason="moderation" if kind == "block" else None)])
     mock.engine.signer.expire_next(timeline.expired_urls)
+    mock.webhooks.duplicate_next(timeline.duplicate_webhooks)

@@ -114,9 +114,35 @@ def test_polling_too_fast_is_caught_on_the_simplest_timeline(mock: Any) -> None:
     assert timeline == Timeline(seed=timeline.seed)
 
 
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(timeline=timelines())
+def test_webhook_consumer_sees_each_terminal_event_once_despite_duplicates(mock: Any, timeline: Timeline) -> None:
+    play(mock, timeline)
+    client = KlingClient(mock.client, sleep=mock.advance, seed=timeline.seed)
+    handled: list[tuple[str, str]] = []
+
+    async def handler(scope: Any, receive: Any, send: Any) -> None:
+        import json
+
+        event = json.loads((await receive())["body"])
+        if client.on_webhook(event):
+            handled.append((event["$type"], event["status"]))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    mock.webhooks.route("https://hooks.test/", handler)
+    callbacks = [{"url": "https://hooks.test/h", "type": ["workflow:*"]}]
+    result = client.generate(BODY, callbacks=callbacks)
+    assert reported(result) == timeline.expected
+    payloads = [repr(sorted(a["event"].items())) for a in mock.webhooks.deliveries()]
+    assert (len(payloads) > len(set(payloads))) == (timeline.duplicate_webhooks > 0)  # duplicates really arrived
+    terminal = [status for scope, status in handled if status == timeline.expected[0]]
+    assert terminal == [timeline.expected[0]]  # the final event is handled exactly once
+
+
 def test_timelines_round_trip_through_json_for_replay() -> None:
     original = Timeline(ending="failed:blocked", runtime=42, submit_throttles=(429, 503), retry_after=7,
-                        poll_errors=2, expired_urls=1, seed=9)
+                        poll_errors=2, expired_urls=1, duplicate_webhooks=2, seed=9)
     assert Timeline.from_json(original.to_json()) == original
     assert eval(repr(original), {"Timeline": Timeline}) == original  # Hypothesis prints replayable examples
 
