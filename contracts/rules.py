@@ -148,31 +148,43 @@ def kling_duration_types(log: list[Entry], inbox: list[Entry]) -> Iterable[Viola
                                 RULES_BY_ID["kling-duration-type"].source, [entry])
 
 
-def polling_cadence(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """Poll no faster than the documented cadence; stop once the workflow is terminal."""
-    last_poll: dict[str, Entry] = {}
-    finished: set[str] = set()
+def _workflow_reads(log: list[Entry]) -> Iterable[tuple[Entry, str | None]]:
+    """Submits (with the id they created) and GetWorkflow reads (with their id), in order."""
     for entry in log:
-        match = _WORKFLOW.match(entry["path"])
         seen = entry.get("seen") or {}
         if _is_submit(entry) and seen.get("id"):
-            last_poll[seen["id"]] = entry
+            yield entry, seen["id"]
             continue
-        if not match or entry["method"] != "GET" or entry["status"] != 200 and entry["status"] != 202:
-            continue
-        workflow_id = match.group(1)
+        match = _WORKFLOW.match(entry["path"])
+        if match and entry["method"] == "GET" and entry["status"] in (200, 202):
+            yield entry, match.group(1)
+
+
+def polling_cadence(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
+    """Poll no faster than the documented cadence (10 s, then 30 s, then 60 s)."""
+    last: dict[str, Entry] = {}
+    for entry, workflow_id in _workflow_reads(log):
         held = (entry.get("query") or {}).get("wait", "0") not in ("0", "")
-        if workflow_id in finished:
-            yield Violation("poll-until-terminal", "Polled a workflow again after it reached a terminal status",
-                            RULES_BY_ID["poll-until-terminal"].source, [entry])
-        previous = last_poll.get(workflow_id)
-        if previous is not None and not held and _waited(previous, entry) < POLL_CADENCE_SECONDS[0]:
+        previous = last.get(workflow_id)
+        if previous is not None and not _is_submit(entry) and not held \
+                and _waited(previous, entry) < POLL_CADENCE_SECONDS[0]:
             yield Violation("poll-cadence",
                             f"Polled {workflow_id} {_waited(previous, entry):.1f} s after the previous request "
                             f"(documented cadence starts at {POLL_CADENCE_SECONDS[0]} s)",
                             RULES_BY_ID["poll-cadence"].source, [previous, entry])
-        last_poll[workflow_id] = entry
-        if seen.get("status") in TERMINAL_STATUSES:
+        last[workflow_id] = entry
+
+
+def polling_stops_at_terminal(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
+    """Stop polling a workflow once a response showed it terminal."""
+    finished: set[str] = set()
+    for entry, workflow_id in _workflow_reads(log):
+        if _is_submit(entry):
+            continue
+        if workflow_id in finished:
+            yield Violation("poll-until-terminal", "Polled a workflow again after it reached a terminal status",
+                            RULES_BY_ID["poll-until-terminal"].source, [entry])
+        if (entry.get("seen") or {}).get("status") in TERMINAL_STATUSES:
             finished.add(workflow_id)
 
 
@@ -228,7 +240,7 @@ RULES: tuple[Rule, ...] = (
     Rule("poll-cadence", "poll GetWorkflow no faster than every 10 s (10 s → 30 s → 60 s)",
          "recipes/kling.md (long-running jobs: polling cadence)", polling_cadence),
     Rule("poll-until-terminal", "stop polling once the status is terminal",
-         "guide/results-and-webhooks.md (polling fallback)", lambda log, inbox: ()),
+         "guide/results-and-webhooks.md (polling fallback)", polling_stops_at_terminal),
     Rule("refresh-expired-url", "after an expired blob URL, refetch the workflow or call GetBlob",
          "recipes/kling.md (reading the result); guide/errors-and-retries.md (blob URLs 403)", refresh_expired_urls),
     Rule("ephemeral-needs-callback", "an ephemeral workflow needs a callback or wait > 0",
