@@ -28,12 +28,11 @@ def parse_timespan(text: str) -> float:
 
 def format_timespan(seconds: float) -> str:
     """The .NET spelling of a span, as real responses carry it (``00:20:00``)."""
-    whole = int(seconds)
+    whole, ticks = divmod(round(seconds * 10**7), 10**7)  # round first, so .99999999 carries into the seconds
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    fraction = seconds - whole
-    if fraction > 1e-7:
-        text += f".{round(fraction * 10**7):07d}"
+    if ticks:
+        text += f".{ticks:07d}"
     return f"{days}.{text}" if days else text

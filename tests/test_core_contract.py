@@ -150,3 +150,8 @@ def test_the_real_sample_response_parses() -> None:
     assert [t.type for t in workflow.transactions.list] == ["debit", "credit"]
     assert workflow.cost.total == 0 and workflow.cost.factors["base"] == 60
     assert step.timeout == "00:20:00" and parse_timespan(step.timeout) == 1200
+
+
+@pytest.mark.parametrize("seconds,text", [(59.99999996, "00:01:00"), (0.99999999, "00:00:01"), (1.5, "00:00:01.5000000")])
+def test_timespan_fractions_that_round_up_carry_into_the_seconds(seconds: float, text: str) -> None:
+    assert format_timespan(seconds) == text and abs(parse_timespan(text) - seconds) < 1e-6

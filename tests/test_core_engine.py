@@ -222,3 +222,30 @@ def test_virtual_clock_stops_at_every_due_moment_in_order() -> None:
     assert last[-1][0] == "workflow" and last[-1][1] in TERMINAL_STATUSES
     with pytest.raises(ValueError):
         clock.advance(-1)
+
+
+def test_a_refused_submission_does_not_consume_a_queued_outcome() -> None:
+    e, _ = engine()
+    e.outcomes.push("t", [Outcome(kind="fail", reason="no_provider_available")])
+    e.accounts.set_balances("t", {"blue": 0, "green": 0, "yellow": 0})
+    with pytest.raises(InsufficientBuzz):
+        e.submit("t", body())
+    assert e.outcomes.pending("t") == [{"kind": "fail", "reason": "no_provider_available"}]
+
+
+def test_the_external_id_of_a_deleted_workflow_can_be_used_again() -> None:
+    e, clock = engine()
+    first, _ = e.submit("t", {**body("[mock:runtime=10] x"), "externalId": "order-42"})
+    clock.advance(3600)
+    e.delete("t", first.id)
+    again, created = e.submit("t", {**body(), "externalId": "order-42"})
+    assert created and again.id != first.id and e.get("t", again.id).id == again.id
+
+
+def test_unforced_slow_jobs_finish_within_the_default_timeout() -> None:
+    slow = {"mode": "Professional", "duration": 15, "generateAudio": True}
+    for seed in range(60):
+        e, clock = engine(seed)
+        record, _ = e.submit("t", body(**slow))
+        clock.advance(3 * 3600)
+        assert e.status(record) == "succeeded", seed

@@ -61,7 +61,10 @@ def plan_step(video_input: VideoInput, outcome: Outcome, created: float, timeout
     scheduled = preparing + rng.uniform(*PREPARING_SECONDS)
     processing = scheduled + rng.uniform(*SCHEDULED_SECONDS)
     queued = processing - created
-    runtime = outcome.runtime if outcome.runtime is not None else max(10.0, typical_seconds(video_input, rng) - queued)
+    if outcome.runtime is not None:
+        runtime = outcome.runtime
+    else:  # a drawn run time stays inside the step's timeout: only a forced one may run past it
+        runtime = min(max(10.0, typical_seconds(video_input, rng) - queued), timeout * 0.95)
     if outcome.kind == "fail" and outcome.reason == "no_provider_available":
         # nobody claims the job: it fails from the queue without ever running
         return StepPlan(preparing, scheduled, None, processing, "failed", outcome.reason)

@@ -158,14 +158,16 @@ class Engine:
                     "An ephemeral workflow needs a callback or wait > 0: otherwise its result could never be read"]})
             if template.external_id and not whatif:
                 existing = self.store.by_external_id(tenant, template.external_id)
-                if existing is not None:
+                if existing is not None and not existing.deleted:
                     return existing, False
-            outcomes = self._outcomes(tenant, submission, consume=not whatif)
             price = sum(step_cost(s.input) for s in submission.steps)
             order = charging_order(template.currencies, template.allow_mature_content)
             if whatif:
+                outcomes = self._outcomes(tenant, submission, consume=False)
                 return self._preview(tenant, submission, outcomes, price, order, now), False
-            charges = self.accounts.debit(tenant, price, order)
+            self._outcomes(tenant, submission, consume=False)  # bad directives are a 400 before any money moves
+            charges = self.accounts.debit(tenant, price, order)  # a refusal leaves the outcome queue untouched
+            outcomes = self._outcomes(tenant, submission, consume=True)
             transactions = [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(), "accountType": c.account}
                             for c in charges]
             record = self._build(tenant, submission, outcomes, price, order, transactions, now, self.ids, self.rng)
