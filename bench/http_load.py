@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from bench.report import Figure
-from mock_server.testing import free_port
+from civitai_mock.kit.live import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench"

@@ -10,15 +10,16 @@ import tracemalloc
 from typing import Any, Callable
 
 import httpx
+from civitai_mock.mock_server.clock import VirtualClock
+from civitai_mock.mock_server.engine.service import Engine, EngineConfig
+from civitai_mock.mock_server.server.fake import Fake
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bench.report import Figure
-from mock_server.clock import VirtualClock
-from mock_server.engine.service import Engine, EngineConfig
-from mock_server.testing import CivitaiMock, SyncASGITransport, civitai_fake
-from mock_server.fake import Fake
+from civitai_mock.kit.handle import CivitaiMock, civitai_fake
+from civitai_mock.kit.transport import SyncASGITransport
 
 BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "[mock:runtime=300] a fox"}}]}
 SUBMIT = "/v2/consumer/workflows"
@@ -48,12 +49,12 @@ def lifecycle(repeat: int = 200) -> list[Figure]:
         engine_only = Engine(VirtualClock(), config=EngineConfig(balances={"blue": 10**12}))
 
         def five_minutes() -> None:
-            record, _ = engine_only.submit("t", BODY)
+            workflow_id = engine_only.submit("t", BODY)
             engine_only.clock.advance(400)  # type: ignore[attr-defined]
-            assert engine_only.status(record) == "succeeded"
+            assert engine_only.view("t", workflow_id)["status"] == "succeeded"
 
         def five_seconds() -> None:
-            record, _ = engine_only.submit("t", {"steps": [{"$type": "videoGen", "input": {
+            engine_only.submit("t", {"steps": [{"$type": "videoGen", "input": {
                 "engine": "kling-v3", "prompt": "[mock:runtime=5] a fox"}}]})
             engine_only.clock.advance(400)  # type: ignore[attr-defined]
 
@@ -83,14 +84,14 @@ def scale(big: int = 100_000, small: int = 100, repeat: int = 2000) -> list[Figu
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         for _ in range(count):
-            record, _ = mock.engine.submit(mock.token, BODY)
+            workflow_id = mock.engine.submit(mock.token, BODY)
         gc.collect()
         in_flight = (tracemalloc.get_traced_memory()[0] - before) / count
         mock.advance(3600)
         gc.collect()
         finished = (tracemalloc.get_traced_memory()[0] - before) / count
         tracemalloc.stop()
-        return mock, record.id, finished, in_flight
+        return mock, workflow_id, finished, in_flight
 
     small_mock, small_id, _, _ = filled(small)
     big_mock, big_id, per_workflow, per_running = filled(big)
@@ -176,7 +177,7 @@ def _start_stop(app: Any) -> None:
 
     import uvicorn
 
-    from mock_server.testing import free_port
+    from civitai_mock.kit.live import free_port
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
                                            lifespan="off"))

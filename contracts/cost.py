@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from contracts.kling import (
-    PROFESSIONAL,
-    STANDARD,
+from civitai_mock.contracts.kling import (
     MODE_FREE_MODELS,
     MODE_PRICED_MODELS,
+    PROFESSIONAL,
+    STANDARD,
     VIDEO_TO_VIDEO_OPERATIONS,
     KlingInput,
     KlingV3Input,

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import httpx
-
-from contracts import kling
-from contracts.cost import step_cost
-from contracts.validation import validate_video_input
+from civitai_mock.contracts import kling
+from civitai_mock.contracts.cost import step_cost
+from civitai_mock.contracts.validation import validate_video_input
 
 PROMPT = "drift probe: a lighthouse in a storm"
 IMAGE, VIDEO = "https://example.com/start.jpeg", "https://example.com/input.mp4"

@@ -8,12 +8,21 @@ Each rule has a stable id and names the documentation it comes from.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from contracts.kling import KLING, KLING_V3, POLL_CADENCE_SECONDS
-from contracts.workflow import TERMINAL_STATUSES
+from civitai_mock.contracts.kling import KLING, KLING_V3, POLL_CADENCE_SECONDS
+from civitai_mock.contracts.paths import (
+    BLOB_PATH,
+    BLOB_REFRESH_PATH,
+    CONTROL_PREFIX,
+    RECIPES,
+    SIGNATURE_PARAM,
+    SUBMIT_PATH,
+    WORKFLOW_PATH,
+    is_submit,
+)
+from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 
 Entry = dict[str, Any]
 NO_RETRY_STATUSES = (400, 401, 403, 404)
@@ -21,10 +30,6 @@ NO_RETRY_STATUSES = (400, 401, 403, 404)
 MAX_RETRIES = 5
 #: Seconds a webhook receiver may take before it counts as slow ("return 2xx quickly").
 WEBHOOK_PROMPT_SECONDS = 5.0
-_WORKFLOW = re.compile(r"^/v2/consumer/workflows/([^/]+)/?$")
-_SUBMIT = re.compile(r"^/v2/consumer/workflows/?$")
-_CONTENT = re.compile(r"^/_blobs/([^/]+)$")
-_BLOB_API = re.compile(r"^/v2/consumer/blobs/([^/]+)(/refresh)?/?$")
 
 
 @dataclass
@@ -73,14 +78,24 @@ def _engines(entry: Entry) -> list[dict[str, Any]]:
     body = entry.get("body")
     if not isinstance(body, dict):
         return []
-    if entry["path"].startswith("/v2/consumer/recipes/"):
+    if entry["path"].startswith(RECIPES + "/"):
         return [body]
     steps = body.get("steps") if isinstance(body.get("steps"), list) else []
     return [s["input"] for s in steps if isinstance(s, dict) and isinstance(s.get("input"), dict)]
 
 
 def _is_submit(entry: Entry) -> bool:
-    return entry["method"] == "POST" and bool(_SUBMIT.match(entry["path"]) or entry["path"].startswith("/v2/consumer/recipes/"))
+    return is_submit(entry["method"], entry["path"])
+
+
+def _is_content(entry: Entry) -> bool:
+    """A fetch of a signed blob URL (the blob path with a signature; no bearer token)."""
+    return bool(BLOB_PATH.match(entry["path"])) and SIGNATURE_PARAM in (entry.get("query") or {})
+
+
+def _is_blob_api(entry: Entry) -> bool:
+    """GetBlob / RefreshBlob (the blob paths without a signature)."""
+    return bool(BLOB_REFRESH_PATH.match(entry["path"]) or BLOB_PATH.match(entry["path"])) and not _is_content(entry)
 
 
 def no_retry_after_client_error(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
@@ -88,7 +103,7 @@ def no_retry_after_client_error(log: list[Entry], inbox: list[Entry]) -> Iterabl
     failed: dict[str, Entry] = {}
     for entry in log:
         key = _key(entry)
-        if key in failed and not _CONTENT.match(entry["path"]):
+        if key in failed and not _is_content(entry):
             first = failed.pop(key)
             yield Violation("no-retry-after-4xx", f"Repeated a request that got {first['status']} without changing it",
                             RULES_BY_ID["no-retry-after-4xx"].source, [first, entry])
@@ -123,7 +138,7 @@ def backoff_after_throttle_or_5xx(log: list[Entry], inbox: list[Entry]) -> Itera
 def kling_submits_wait_zero(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
     """Kling jobs outlast the 100 s timeout: submit with wait=0."""
     for entry in log:
-        if _is_submit(entry) and _SUBMIT.match(entry["path"]) and any(
+        if _is_submit(entry) and SUBMIT_PATH.match(entry["path"]) and any(
                 i.get("engine") in (KLING, KLING_V3) for i in _engines(entry)):
             wait = (entry.get("query") or {}).get("wait", "0")
             if wait not in ("0", ""):
@@ -155,7 +170,7 @@ def _workflow_reads(log: list[Entry]) -> Iterable[tuple[Entry, str | None]]:
         if _is_submit(entry) and seen.get("id"):
             yield entry, seen["id"]
             continue
-        match = _WORKFLOW.match(entry["path"])
+        match = WORKFLOW_PATH.match(entry["path"])
         if match and entry["method"] == "GET" and entry["status"] in (200, 202):
             yield entry, match.group(1)
 
@@ -192,15 +207,14 @@ def refresh_expired_urls(log: list[Entry], inbox: list[Entry]) -> Iterable[Viola
     """After an expired blob URL (403), get a fresh one instead of repeating it."""
     expired: dict[str, Entry] = {}
     for entry in log:
-        content = _CONTENT.match(entry["path"])
-        if content:
+        if _is_content(entry):
             key = _key(entry)
             if key in expired:
                 yield Violation("refresh-expired-url", "Fetched an expired blob URL again instead of refreshing it",
                                 RULES_BY_ID["refresh-expired-url"].source, [expired.pop(key), entry])
             if entry["status"] == 403:
                 expired[key] = entry
-        elif _BLOB_API.match(entry["path"]) or _WORKFLOW.match(entry["path"]):
+        elif _is_blob_api(entry) or WORKFLOW_PATH.match(entry["path"]):
             expired.clear()
 
 
@@ -258,16 +272,11 @@ def _plain(items: Iterable[Any]) -> list[Entry]:
 def lint(log: Iterable[Any], inbox: Iterable[Any] = ()) -> list[Violation]:
     """Every violation in a request log (and webhook inbox), in rule order."""
     entries, attempts = _plain(log), _plain(inbox)
-    entries = [e for e in entries if not e["path"].startswith("/_mock")]
+    entries = [e for e in entries if not e["path"].startswith(CONTROL_PREFIX)]
     found: list[Violation] = []
     for rule in RULES:
         found.extend(rule.check(entries, attempts))
     return found
-
-
-def lint_fake(fake: Any, token: str | None = None) -> list[Violation]:
-    """Lint one tenant's traffic (or everyone's) on an in-process fake."""
-    return lint(fake.engine.requests.entries(token), fake.webhooks.inbox(token))
 
 
 def report(violations: list[Violation]) -> str:

@@ -3,8 +3,8 @@
 - ``video_inputs()`` / ``kling_inputs()`` / ``kling_v3_inputs(operation)``: valid step inputs.
 - ``invalid_inputs()``: ``Invalid(body, path, message)`` — a broken submission and the error it must get.
 - ``workflow_templates()``: whole SubmitWorkflow bodies (callbacks, tags, metadata, externalId).
-- ``workflow_responses(status)`` / ``webhook_events(scope, status)``: what the service answers, in
-  every status, rendered by the fake's own engine (for testing a client's parsing).
+What the service answers (``workflow_responses``, ``webhook_events``) is rendered by the fake's own
+engine, so those strategies live in the kit: ``civitai_mock.kit.responses``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import strategies as st
-
-from contracts import kling
-from contracts.template import STEP_TYPES
-from contracts.workflow import (
-    CALLBACK_EVENT_TYPES, EXTERNAL_ID_MAX, FAILURE_REASONS, MAX_TAG_LENGTH, MAX_TAGS, STATUSES,
+from civitai_mock.contracts import kling
+from civitai_mock.contracts.template import STEP_TYPES
+from civitai_mock.contracts.workflow import (
+    CALLBACK_EVENT_TYPES,
+    EXTERNAL_ID_MAX,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
 )
+from hypothesis import strategies as st
 
 _SAFE_TEXT = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="[]")
 
@@ -154,59 +156,3 @@ def invalid_inputs() -> st.SearchStrategy[Invalid]:
         st.tuples(video_inputs(), st.text(min_size=1, max_size=10).filter(lambda e: e not in kling.ENGINES)).map(
             lambda t: Invalid(_wrap({**t[0], "engine": t[1]}), at + "engine", "is not supported")),
     )
-
-
-def _rendered(template: dict[str, Any], status: str, reason: str | None) -> tuple[Any, Any]:
-    """Run a private engine until the workflow is in ``status``; return (engine, record)."""
-    from mock_server.clock import VirtualClock
-    from mock_server.engine.outcomes import Outcome
-    from mock_server.engine.service import Engine
-
-    clock = VirtualClock()
-    engine = Engine(clock)
-    outcome = {"failed": Outcome("fail", reason=reason) if reason != "blocked" else Outcome("block", "blocked", "nsfw"),
-               "expired": Outcome("expire")}.get(status)
-    if outcome:
-        engine.outcomes.push("t", [outcome] * len(template["steps"]))
-    record, _ = engine.submit("t", template)
-    plan = record.steps[0].plan
-    moments = {"unassigned": record.created, "preparing": plan.preparing, "scheduled": plan.scheduled,
-               "processing": plan.processing or plan.scheduled}
-    if status == "canceled":
-        clock.advance_to(plan.scheduled)
-        engine.cancel("t", record.id)
-    elif status in moments:
-        clock.advance_to(moments[status] + 0.001)
-    else:
-        clock.advance_to(max(s.plan.end for s in record.steps) + 1)
-    return engine, record
-
-
-def workflow_responses(status: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
-    """Workflow JSON as the service answers it, in ``status`` (or any status)."""
-    statuses = st.just(status) if status else st.sampled_from(STATUSES)
-    single = st.fixed_dictionaries({"steps": st.lists(steps(), min_size=1, max_size=1)})
-
-    def render(template: dict[str, Any], wanted: str, reason: str) -> dict[str, Any]:
-        engine, record = _rendered(template, wanted, reason)
-        return engine.view(record)
-
-    return st.builds(render, single, statuses, st.sampled_from([r for r in FAILURE_REASONS if r not in ("canceled",)]))
-
-
-def webhook_events(scope: str | None = None, status: str | None = None,
-                   detailed: bool | None = None) -> st.SearchStrategy[dict[str, Any]]:
-    """Webhook payloads (workflow / step / job events) the fake would deliver."""
-    single = st.fixed_dictionaries({"steps": st.lists(steps(), min_size=1, max_size=1)})
-    ends = st.sampled_from(("succeeded", "failed", "expired", "canceled"))
-
-    def render(template: dict[str, Any], end: str, index: int, want_detail: bool) -> dict[str, Any] | None:
-        engine, record = _rendered(template, end, "no_provider_available")
-        events = [e for e in record.events()[: record.applied]
-                  if (scope is None or e.scope == scope) and (status is None or e.status == status)]
-        if not events:
-            return None
-        return engine.render.event(record, events[index % len(events)], want_detail, engine.config.public_url)
-
-    flags = st.just(detailed) if detailed is not None else st.booleans()
-    return st.builds(render, single, ends, st.integers(0, 50), flags).filter(lambda e: e is not None)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
-
-from contracts.kling import ContractModel, HttpUrl
-from contracts.timespan import parse_timespan
-from contracts.workflow import (
+from civitai_mock.contracts.kling import ContractModel, HttpUrl
+from civitai_mock.contracts.timespan import parse_timespan
+from civitai_mock.contracts.workflow import (
     CALLBACK_EVENT_TYPES,
     EXTERNAL_ID_MAX,
     EXTERNAL_ID_PATTERN,
@@ -19,6 +17,7 @@ from contracts.workflow import (
     Priority,
     UpgradeMode,
 )
+from pydantic import AfterValidator, Field
 
 #: Step types this fake implements.
 STEP_TYPES: tuple[str, ...] = ("videoGen",)

@@ -3,8 +3,9 @@
 A ``Timeline`` describes one way the service may legitimately behave for one submission: a burst
 of 429 / 503 answers before it is accepted, 503s while polling, how long the job runs (``processing``
 repeats as it goes), webhook events delivered twice (as a retried delivery may be), a blob URL that
-has already expired when the client fetches it, and how the job ends. ``play(mock, timeline)`` makes a fake behave exactly so; ``timeline.expected`` is what a
-correct client must report. A user's test::
+has already expired when the client fetches it, and how the job ends. ``civitai_mock.play(mock,
+timeline)`` makes a fake behave exactly so; ``timeline.expected`` is what a correct client must
+report. A user's test::
 
     @given(timelines())
     def test_my_client(timeline):
@@ -87,23 +88,3 @@ def timelines(endings: tuple[str, ...] = tuple(ENDINGS)) -> st.SearchStrategy[Ti
         duplicate_webhooks=st.integers(min_value=0, max_value=MAX_BURST),
         seed=st.integers(min_value=0, max_value=2**16),
     )
-
-
-def play(mock: Any, timeline: Timeline) -> None:
-    """Reset ``mock`` (a ``CivitaiMock``) and make its next submission behave as ``timeline`` says."""
-    from mock_server.engine.outcomes import Outcome
-
-    mock.configure(seed=timeline.seed)
-    mock.reset()
-    for status in timeline.submit_throttles:
-        mock.fail_next(status=status, target="submit", retry_after=timeline.retry_after)
-    if timeline.poll_errors:
-        mock.fail_next(status=503, count=timeline.poll_errors, target="get", retry_after=timeline.retry_after)
-    kind = {"succeeded": "succeed", "expired": "expire", "canceled": "cancel"}.get(timeline.ending, "fail")
-    reason = ENDINGS[timeline.ending][1] if kind == "fail" else None
-    if timeline.ending == "failed:blocked":
-        kind, reason = "block", "blocked"
-    mock.engine.outcomes.push(mock.token, [Outcome(kind=kind, reason=reason, runtime=float(timeline.runtime),
-                                                   blocked_reason="moderation" if kind == "block" else None)])
-    mock.engine.signer.expire_next(timeline.expired_urls)
-    mock.webhooks.duplicate_next(timeline.duplicate_webhooks)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from civitai_mock.contracts import kling
+from civitai_mock.contracts.template import STEP_TYPES, StepTemplate, WorkflowTemplate
 from pydantic import BaseModel, ValidationError
-
-from contracts import kling
-from contracts.template import STEP_TYPES, StepTemplate, WorkflowTemplate
 
 Errors = dict[str, list[str]]
 

@@ -29,6 +29,11 @@ class SystemClock:
         self._real0 = time.time()
         self._virtual0 = max(start, self._real0) if start is not None else self._real0
 
+    def resume_from(self, moment: float | None) -> None:
+        """Never show a time before ``moment`` (the high-water mark of a previous run)."""
+        if moment is not None and moment > self.now():
+            self._virtual0 += moment - self.now()
+
     def now(self) -> float:
         """Current (accelerated) time, epoch seconds."""
         return self._virtual0 + (time.time() - self._real0) * self.speed

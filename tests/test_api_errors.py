@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts.pytest_plugin import civitai_fake
-from mock_server.testing import CivitaiMock
+from civitai_mock import civitai_fake
+from civitai_mock.kit.handle import CivitaiMock
 
 SUBMIT = "/v2/consumer/workflows"
 PATCH = {"Content-Type": "application/json-patch+json"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_server.testing import CivitaiMock
+from civitai_mock.kit.handle import CivitaiMock
 
 SUBMIT = "/v2/consumer/workflows"
 

@@ -8,8 +8,8 @@ import subprocess
 from typing import Any
 
 import pytest
+from civitai_mock.contracts.kling import ASPECT_RATIOS, KLING_DURATIONS, V3_DURATIONS
 
-from contracts.kling import ASPECT_RATIOS, KLING_DURATIONS, V3_DURATIONS
 from tests.mp4info import read
 
 SUBMIT = "/v2/consumer/workflows"
@@ -111,7 +111,7 @@ def test_tampered_signature_and_other_tenants(civitai_mock: Any) -> None:
     workflow = finished(civitai_mock, {"engine": "kling-v3"})
     blob = video_of(workflow)
     url = blob["url"]
-    index = url.index("signature=") + len("signature=")
+    index = url.index("sig=") + len("sig=")
     flipped = url[:index] + ("0" if url[index] != "0" else "1") + url[index + 1:]
     assert civitai_mock.client.get(flipped).status_code == 403
     assert civitai_mock.client.get(url.replace("expires=", "expires=9")).status_code == 403
@@ -125,7 +125,11 @@ def test_tampered_signature_and_other_tenants(civitai_mock: Any) -> None:
 def test_unfinished_blobs_are_not_found(civitai_mock: Any) -> None:
     workflow = civitai_mock.client.post(SUBMIT, params={"wait": 0}, json={"steps": [
         {"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "x"}}]}).json()
-    blob_id = civitai_mock.engine.get(civitai_mock.token, workflow["id"]).steps[0].blob_id
+    civitai_mock.advance(3600)
+    blob_id = civitai_mock.client.get(f"{SUBMIT}/{workflow['id']}").json()["steps"][0]["output"]["video"]["id"]
+    civitai_mock.reset()  # the same ids again, but only submitted: not yet available
+    civitai_mock.client.post(SUBMIT, params={"wait": 0}, json={"steps": [
+        {"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "x"}}]})
     assert civitai_mock.client.get(f"/v2/consumer/blobs/{blob_id}").status_code == 404
 
 

@@ -8,16 +8,15 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import pytest
+from civitai_mock.mock_server.server.fake import Fake, FakeConfig
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from contracts.pytest_plugin import civitai_fake
-from mock_server.fake import Fake, FakeConfig
-from mock_server.testing import CivitaiMock
+from civitai_mock import civitai_fake
+from civitai_mock.kit.handle import CivitaiMock
 
 SUBMIT = "/v2/consumer/workflows"
 LIFECYCLE = ["unassigned", "preparing", "scheduled", "processing", "succeeded", "failed", "expired", "canceled"]
@@ -42,7 +41,8 @@ class Receiver:
             await asyncio.sleep(self.delay)
         if self._attempts[key] <= self.failures_per_event:
             return Response(status_code=500)
-        self.received.append({**payload, "_path": request.url.path, "_wall": time.monotonic()})
+        self.received.append({**payload, "_path": request.url.path, "_wall": time.monotonic(),
+                              "_content_type": request.headers.get("content-type")})
         return Response(status_code=200)
 
 
@@ -215,7 +215,7 @@ def test_the_inbox_over_http(hooked: Any) -> None:
 def test_a_real_socket_receiver_with_a_system_clock() -> None:
     import uvicorn
 
-    from mock_server.testing import free_port
+    from civitai_mock.kit.live import free_port
 
     receiver = Receiver()
     port = free_port()
@@ -239,8 +239,10 @@ def test_a_real_socket_receiver_with_a_system_clock() -> None:
         thread.join(timeout=5)
 
 
-def test_httpx_client_receivers_see_json_bodies(hooked: Any) -> None:
+def test_receivers_get_json_bodies_with_a_json_content_type(hooked: Any) -> None:
     mock, receiver = hooked
     submit(mock, ["job:succeeded"])
     mock.advance(3600)
-    assert receiver.received[0]["$type"] == "job" and isinstance(httpx.Response(200).status_code, int)
+    event = receiver.received[0]
+    assert event["_content_type"] == "application/json"
+    assert event["$type"] == "job" and event["status"] == "succeeded" and event["jobId"] and event["stepName"] == "$0"

@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from civitai_mock.contracts import kling
+from civitai_mock.contracts.timespan import format_timespan, parse_timespan
+from civitai_mock.contracts.validation import (
+    ContractViolation,
+    validate_submission,
+    validate_video_input,
+)
+from civitai_mock.contracts.workflow import Workflow
 
-from contracts import kling
-from contracts.timespan import format_timespan, parse_timespan
-from contracts.validation import ContractViolation, validate_submission, validate_video_input
-from contracts.workflow import Workflow
 from fixtures.generate import REQUEST_INPUTS
 from tests.conftest import REFERENCE
 

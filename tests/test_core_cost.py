@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from civitai_mock.contracts.cost import step_cost
+from civitai_mock.contracts.strategies import video_inputs
+from civitai_mock.contracts.validation import validate_video_input
 from hypothesis import given
-
-from contracts.cost import step_cost
-from contracts.strategies import video_inputs
-from contracts.validation import validate_video_input
 
 #: The recipe page's kling table: (model, mode) -> (5 s, 10 s). v2 and v2.5-turbo ignore mode.
 KLING_TABLE = {

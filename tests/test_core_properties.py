@@ -6,12 +6,17 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from civitai_mock.contracts import kling
+from civitai_mock.contracts.strategies import (
+    Invalid,
+    invalid_inputs,
+    video_inputs,
+    workflow_templates,
+)
+from civitai_mock.contracts.validation import ContractViolation, validate_submission
 from hypothesis import given, settings
 
-from contracts import kling
-from contracts.pytest_plugin import civitai_fake
-from contracts.strategies import Invalid, invalid_inputs, video_inputs, workflow_templates
-from contracts.validation import ContractViolation, validate_submission
+from civitai_mock import civitai_fake
 
 ROOT = Path(__file__).resolve().parents[1]
 

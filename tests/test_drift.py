@@ -6,11 +6,11 @@ import threading
 from typing import Any
 
 import pytest
+from civitai_mock.contracts import drift
+from civitai_mock.mock_server.engine import records
+from civitai_mock.mock_server.server import cli
 
-from contracts import drift
-from contracts.pytest_plugin import civitai_fake
-from mock_server import cli
-from mock_server.engine import service
+from civitai_mock import civitai_fake
 
 
 def test_the_fake_conforms_to_every_probe() -> None:
@@ -33,14 +33,14 @@ def test_probes_cover_every_price_cell_and_troubleshooting_case() -> None:
 
 
 def test_an_altered_fake_is_reported_with_the_exact_differences(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = service.step_cost
+    original = records.step_cost
 
     def overcharging(video_input: Any) -> int:
         extra = 1 if getattr(video_input, "mode", "") == "professional" and video_input.engine == "kling-v3" else 0
         return original(video_input) + extra * video_input.seconds
 
-    monkeypatch.setattr(service, "step_cost", overcharging)
-    monkeypatch.setattr("contracts.kling.MSG_REQUIRED", "{field} missing")
+    monkeypatch.setattr(records, "step_cost", overcharging)
+    monkeypatch.setattr("civitai_mock.contracts.kling.MSG_REQUIRED", "{field} missing")
     with civitai_fake() as mock:
         results = drift.verify(mock.client)
     drifted = {r.probe.name: r.drift for r in results if r.drift}
@@ -53,7 +53,7 @@ def test_an_altered_fake_is_reported_with_the_exact_differences(monkeypatch: pyt
 
 
 def test_verify_command_exits_zero_on_the_live_fake(capsys: pytest.CaptureFixture[str]) -> None:
-    from mock_server.testing import LiveServer
+    from civitai_mock.kit.live import LiveServer
 
     with civitai_fake() as mock:
         server = LiveServer(mock).start()
@@ -66,7 +66,7 @@ def test_verify_command_exits_zero_on_the_live_fake(capsys: pytest.CaptureFixtur
 
 
 def test_lint_command_reports_a_clients_violations(capsys: pytest.CaptureFixture[str]) -> None:
-    from mock_server.testing import LiveServer
+    from civitai_mock.kit.live import LiveServer
 
     with civitai_fake() as mock:
         server = LiveServer(mock).start()

@@ -9,10 +9,15 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from civitai_mock.contracts.validation import validate_submission
+from civitai_mock.contracts.workflow import (
+    AnyEvent,
+    ProblemDetails,
+    ValidationProblemDetails,
+    Workflow,
+)
 from pydantic import TypeAdapter
 
-from contracts.validation import validate_submission
-from contracts.workflow import AnyEvent, ProblemDetails, ValidationProblemDetails, Workflow
 from examples.reference_client import ApiError, KlingClient
 from fixtures import generate
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.pytest_plugin import civitai_fake
-from mock_server.testing import LiveServer
+from civitai_mock import civitai_fake
+from civitai_mock.kit.live import LiveServer
 
 HERE = Path(__file__).resolve().parent / "node_client"
 pytestmark = pytest.mark.skipif(not (shutil.which("node") and shutil.which("npm")), reason="node/npm not installed")

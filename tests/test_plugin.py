@@ -13,9 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from contracts.pytest_plugin import civitai_fake
+from civitai_mock import civitai_fake
 
 BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "[mock:runtime=30] a fox",
                                                   "duration": 5}}]}
@@ -124,7 +125,7 @@ def test_respx_routes_code_that_hard_codes_the_real_url(civitai_mock: Any) -> No
     with civitai_mock.respx():
         workflow = production_code()
     assert workflow["status"] == "unassigned"
-    assert civitai_mock.engine.get("prod-token", workflow["id"]).id == workflow["id"]
+    assert civitai_mock.engine.view("prod-token", workflow["id"])["id"] == workflow["id"]
 
 
 def test_async_client_shares_state_with_the_sync_one(civitai_mock: Any) -> None:

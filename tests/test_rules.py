@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from civitai_mock.contracts.rules import RULES, assert_conforms, lint, report
 
-from contracts.rules import RULES, assert_conforms, lint, report
 from examples.reference_client import KlingClient
 
 V3 = {"engine": "kling-v3", "prompt": "a red fox in snow", "duration": 5}

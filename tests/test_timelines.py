@@ -7,11 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from civitai_mock.contracts.timelines import Timeline, timelines
 from hypothesis import HealthCheck, Phase, find, given, settings
 
-from contracts.pytest_plugin import civitai_fake
-from contracts.rules import lint_fake
-from contracts.timelines import Timeline, play, timelines
+from civitai_mock import civitai_fake, play
 from examples.reference_client import KlingClient, Result
 
 BODY = {"engine": "kling-v3", "operation": "text-to-video", "prompt": "a lighthouse in a storm", "duration": 5}
@@ -43,7 +42,7 @@ def mock() -> Any:
 def test_reference_client_reports_every_timeline_correctly(mock: Any, timeline: Timeline) -> None:
     result = run(mock, KlingClient, timeline)
     assert reported(result) == timeline.expected
-    assert lint_fake(mock.fake, mock.token) == []
+    assert mock.lint() == []
 
 
 class CachesBlobUrls(KlingClient):
@@ -86,7 +85,7 @@ def failing_timeline(mock: Any, client_class: type[KlingClient], rule: str | Non
     def broken(timeline: Timeline) -> bool:
         result = run(mock, client_class, timeline)
         if rule is not None:
-            return any(v.rule == rule for v in lint_fake(mock.fake, mock.token))
+            return any(v.rule == rule for v in mock.lint())
         return reported(result) != timeline.expected
 
     return find(timelines(), broken, settings=settings(
@@ -99,7 +98,7 @@ def test_caching_blob_urls_is_caught_and_shrinks_to_one_expired_url(mock: Any) -
     assert timeline.expired_urls == 1
     assert timeline.ending == "succeeded"
     assert timeline.submit_throttles == () and timeline.poll_errors == 0
-    assert "refresh-expired-url" in {v.rule for v in lint_fake(mock.fake, mock.token)}
+    assert "refresh-expired-url" in {v.rule for v in mock.lint()}
 
 
 def test_ignoring_retry_after_is_caught_and_shrinks_to_one_throttle(mock: Any) -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from contracts.workflow import CURRENCIES, DEFAULT_CHARGING_ORDER, MATURE_CURRENCY
+from civitai_mock.contracts.workflow import (
+    CURRENCIES,
+    DEFAULT_CHARGING_ORDER,
+    MATURE_CURRENCY,
+)
+from civitai_mock.mock_server.engine.state import StateLock
 
 #: Balances a new tenant starts with (documented in README; change with PUT /_mock/accounts/{token}).
 DEFAULT_BALANCES: dict[str, int] = {"blue": 5_000, "green": 100_000, "yellow": 100_000}
@@ -39,10 +44,11 @@ def charging_order(currencies: list[str] | None, allow_mature_content: bool | No
 
 
 class Accounts:
-    """Balances of every tenant; new tenants get ``defaults``."""
+    """Balances of every tenant, under the fake's one lock; new tenants get ``defaults``."""
 
-    def __init__(self, defaults: dict[str, int] | None = None,
+    def __init__(self, state: StateLock, defaults: dict[str, int] | None = None,
                  on_change: Callable[[str, dict[str, int]], None] | None = None):
+        self._state = state
         self.defaults = dict(DEFAULT_BALANCES if defaults is None else defaults)
         #: what ``defaults`` was at construction (fixtures restore it between tests)
         self.defaults_initial = dict(self.defaults)
@@ -50,10 +56,19 @@ class Accounts:
         self._on_change = on_change
 
     def balances(self, tenant: str) -> dict[str, int]:
-        """Current balances of a tenant (created with the defaults on first use)."""
+        """A copy of a tenant's current balances (created with the defaults on first use)."""
+        with self._state.changing():
+            return dict(self._account(tenant))
+
+    def _account(self, tenant: str) -> dict[str, int]:
         if tenant not in self._balances:
             self._balances[tenant] = {c: self.defaults.get(c, 0) for c in CURRENCIES}
         return self._balances[tenant]
+
+    def set_defaults(self, balances: dict[str, int]) -> None:
+        """Balances that tenants created from now on start with."""
+        with self._state.changing():
+            self.defaults = dict(balances)
 
     def set_balances(self, tenant: str, balances: dict[str, int]) -> dict[str, int]:
         """Replace some or all balances of a tenant; return them all."""
@@ -62,14 +77,16 @@ class Accounts:
                 raise ValueError(f"unknown account '{account}'; accounts are {', '.join(CURRENCIES)}")
             if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
                 raise ValueError(f"balance of {account} must be a non-negative integer")
-        current = self.balances(tenant)
-        current.update(balances)
-        self._changed(tenant)
-        return dict(current)
+        with self._state.changing():
+            current = self._account(tenant)
+            current.update(balances)
+            self._changed(tenant)
+            return dict(current)
 
     def plan(self, tenant: str, cost: int, order: list[str]) -> tuple[list[Charge], bool]:
         """How ``cost`` would be split over ``order``; the flag is True when it cannot be covered."""
-        balances = self.balances(tenant)
+        with self._state.reading():
+            balances = dict(self._account(tenant))
         left, charges = cost, []
         for account in order:
             take = min(left, balances.get(account, 0))
@@ -80,30 +97,33 @@ class Accounts:
 
     def debit(self, tenant: str, cost: int, order: list[str]) -> list[Charge]:
         """Take ``cost`` from the allowed accounts in order, or raise InsufficientBuzz."""
-        charges, short = self.plan(tenant, cost, order)
-        if short:
-            balances = self.balances(tenant)
-            raise InsufficientBuzz(cost, sum(balances.get(a, 0) for a in order), order)
-        balances = self.balances(tenant)
-        for charge in charges:
-            balances[charge.account] -= charge.amount
-        self._changed(tenant)
-        return charges
+        with self._state.changing():
+            charges, short = self.plan(tenant, cost, order)
+            balances = self._account(tenant)
+            if short:
+                raise InsufficientBuzz(cost, sum(balances.get(a, 0) for a in order), order)
+            for charge in charges:
+                balances[charge.account] -= charge.amount
+            self._changed(tenant)
+            return charges
 
     def credit(self, tenant: str, charges: list[Charge]) -> None:
         """Give back what ``charges`` took (a refund)."""
-        balances = self.balances(tenant)
-        for charge in charges:
-            balances[charge.account] += charge.amount
-        self._changed(tenant)
+        with self._state.changing():
+            balances = self._account(tenant)
+            for charge in charges:
+                balances[charge.account] += charge.amount
+            self._changed(tenant)
 
     def load(self, tenant: str, balances: dict[str, int]) -> None:
         """Restore a tenant's balances from storage."""
-        self._balances[tenant] = dict(balances)
+        with self._state.changing():
+            self._balances[tenant] = dict(balances)
 
     def clear(self) -> None:
         """Forget every tenant."""
-        self._balances.clear()
+        with self._state.changing():
+            self._balances.clear()
 
     def _changed(self, tenant: str) -> None:
         if self._on_change is not None:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
+from civitai_mock.contracts.paths import BLOBS, SIGNATURE_PARAM
+
 #: Default lifetime of a signed blob URL, seconds (the guide: URLs "403 after a few minutes").
 DEFAULT_URL_TTL = 600.0
-#: Path prefix under which the fake serves blob content through signed URLs.
-CONTENT_PATH = "/_blobs"
 
 
 def tenant_key(token: str) -> str:
@@ -52,8 +52,8 @@ class BlobSigner:
             self._expire_next -= 1
             expires = int(now)
         key = tenant_key(tenant)
-        query = urlencode({"tenant": key, "expires": expires, "signature": self._signature(blob_id, expires, key)})
-        return SignedUrl(f"{base_url.rstrip('/')}{CONTENT_PATH}/{blob_id}?{query}", float(expires))
+        query = urlencode({"tenant": key, "expires": expires, SIGNATURE_PARAM: self._signature(blob_id, expires, key)})
+        return SignedUrl(f"{base_url.rstrip('/')}{BLOBS}/{blob_id}?{query}", float(expires))
 
     def check(self, blob_id: str, tenant_hash: str, expires: str, signature: str, now: float) -> str | None:
         """None when the URL is valid now; otherwise why not (shown in the 403 problem)."""

@@ -6,6 +6,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
+from civitai_mock.mock_server.engine.state import StateLock
+
 FAULT_STATUSES = (429, 500, 502, 503, 504)
 #: Which requests a fault applies to.
 FAULT_TARGETS = ("submit", "get", "any")
@@ -54,30 +56,41 @@ class RateLimit:
 
 
 class Faults:
-    """Per-tenant fault queues and rate limits ("*" applies to every tenant)."""
+    """Per-tenant fault queues and rate limits ("*" applies to every tenant), under the fake's one lock."""
 
-    def __init__(self) -> None:
-        self.clear()
+    def __init__(self, state: StateLock):
+        self._state = state
+        self._forget()
 
     def clear(self) -> None:
         """Forget every fault and limit."""
+        with self._state.changing():
+            self._forget()
+
+    def _forget(self) -> None:
         self._queues: dict[str, deque[Fault]] = defaultdict(deque)
         self._limits: dict[str, RateLimit] = {}
         self._hits: dict[str, deque[float]] = defaultdict(deque)
 
     def add(self, tenant: str, fault: Fault) -> None:
         """Queue a fault for a tenant (or "*")."""
-        self._queues[tenant].append(fault)
+        with self._state.changing():
+            self._queues[tenant].append(fault)
 
     def limit(self, tenant: str, rate: RateLimit | None) -> None:
         """Switch a tenant's rate limit on (or off with None)."""
-        if rate is None:
-            self._limits.pop(tenant, None)
-        else:
-            self._limits[tenant] = rate
+        with self._state.changing():
+            if rate is None:
+                self._limits.pop(tenant, None)
+            else:
+                self._limits[tenant] = rate
 
     def take(self, tenant: str, target: str, now: float) -> Fault | None:
         """The fault this request must answer with, if any (consumes one)."""
+        with self._state.changing():
+            return self._take(tenant, target, now)
+
+    def _take(self, tenant: str, target: str, now: float) -> Fault | None:
         for key in (tenant, "*"):
             queue = self._queues.get(key)
             if queue and queue[0].target in (target, "any"):

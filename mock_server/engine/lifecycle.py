@@ -11,9 +11,15 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Iterator, NamedTuple
 
-from contracts.kling import MODE_FREE_MODELS, PROFESSIONAL, TYPICAL_SECONDS_V3_STANDARD_5S, KlingInput, VideoInput
-from contracts.workflow import TERMINAL_STATUSES
-from mock_server.engine.outcomes import Outcome
+from civitai_mock.contracts.kling import (
+    MODE_FREE_MODELS,
+    PROFESSIONAL,
+    TYPICAL_SECONDS_V3_STANDARD_5S,
+    KlingInput,
+    VideoInput,
+)
+from civitai_mock.contracts.outcomes import Outcome
+from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 
 #: Progress points at which ``processing`` repeats (webhook events and step progress).
 PROGRESS_MARKS: tuple[float, ...] = (0.25, 0.5, 0.75)
@@ -60,6 +66,18 @@ def plan_step(video_input: VideoInput, outcome: Outcome, created: float, timeout
     preparing = created + rng.uniform(*UNASSIGNED_SECONDS)
     scheduled = preparing + rng.uniform(*PREPARING_SECONDS)
     processing = scheduled + rng.uniform(*SCHEDULED_SECONDS)
+    return _ending(video_input, outcome, created, preparing, scheduled, processing, timeout, rng)
+
+
+def replan_step(plan: StepPlan, video_input: VideoInput, outcome: Outcome, created: float, timeout: float,
+                rng: random.Random) -> StepPlan:
+    """The same queue times, with a run time and ending drawn for a changed input (before processing)."""
+    starts = plan.processing if plan.processing is not None else plan.end
+    return _ending(video_input, outcome, created, plan.preparing, plan.scheduled, starts, timeout, rng)
+
+
+def _ending(video_input: VideoInput, outcome: Outcome, created: float, preparing: float, scheduled: float,
+            processing: float, timeout: float, rng: random.Random) -> StepPlan:
     queued = processing - created
     if outcome.runtime is not None:
         runtime = outcome.runtime

@@ -1,16 +1,23 @@
-"""What the engine stores per workflow: the submission, the plan of each step, and the money moved."""
+"""What the engine stores per workflow: the submission, the plan of each step, and the money moved.
+
+A step's ``input`` is stored once; everything derived from it (the media served, the price, the
+timing) is computed from the current input, so a patched step can never serve stale media.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from mock_server.engine.lifecycle import StepPlan, Transition, transitions
+from civitai_mock.contracts.cost import step_cost
+from civitai_mock.contracts.kling import VideoInput
+from civitai_mock.contracts.validation import validate_video_input
+from civitai_mock.mock_server.engine.lifecycle import StepPlan, Transition, transitions
 
 
 @dataclass(slots=True)
 class StepRecord:
-    """One stored step: its echoed input, the job and blob it will produce, and its plan."""
+    """One stored step: its echoed input, the job and blob it produces, how it must end, and its plan."""
 
     name: str
     input: dict[str, Any]
@@ -20,12 +27,47 @@ class StepRecord:
     metadata: dict[str, Any]
     job_id: str
     blob_id: str
-    aspect_ratio: str
-    seconds: int
-    audio: bool
     nsfw_level: str
-    job_cost: float
+    outcome: dict[str, Any]
     plan: StepPlan
+    type_: str = "videoGen"
+    _parsed: VideoInput | None = field(default=None, repr=False, compare=False)
+
+    def video_input(self) -> VideoInput:
+        """The input as its engine's model (parsed once per change of ``input``)."""
+        if self._parsed is None:
+            self._parsed = validate_video_input(self.input)
+        return self._parsed
+
+    def replace_input(self, new_input: VideoInput) -> None:
+        """Store a new (validated) input; everything derived follows it."""
+        self.input = new_input.to_json()
+        self._parsed = new_input
+
+    @property
+    def price(self) -> int:
+        """Buzz this step costs with its current input."""
+        return step_cost(self.video_input())
+
+    @property
+    def job_cost(self) -> float:
+        """The job's relative complexity score (the docs: not what is charged)."""
+        return round(self.price / 100, 2)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON-able dict (for SQLite)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        data["plan"] = self.plan.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "StepRecord":
+        """Rebuild from ``to_json`` output (fields written by older versions are ignored)."""
+        known = {f.name for f in fields(cls) if not f.name.startswith("_")}
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("outcome", {})
+        values["plan"] = StepPlan(**data["plan"])
+        return cls(**values)
 
 
 @dataclass(slots=True)
@@ -37,7 +79,6 @@ class WorkflowRecord:
     seq: int
     created: float
     steps: list[StepRecord]
-    price: int
     transactions: list[dict[str, Any]]
     metadata: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
@@ -56,11 +97,28 @@ class WorkflowRecord:
     applied: int = 0
     _events: list[Transition] | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def price(self) -> int:
+        """Buzz the workflow costs with its steps' current inputs."""
+        return sum(step.price for step in self.steps)
+
+    def charged(self) -> dict[str, int]:
+        """Buzz currently held per account: debits minus credits."""
+        net: dict[str, int] = {}
+        for transaction in self.transactions:
+            sign = 1 if transaction["type"] == "debit" else -1
+            net[transaction["accountType"]] = net.get(transaction["accountType"], 0) + sign * transaction["amount"]
+        return {account: amount for account, amount in net.items() if amount}
+
     def events(self) -> list[Transition]:
         """Every lifecycle event of this workflow, in order (cached until the plan changes)."""
         if self._events is None:
             self._events = transitions([s.plan for s in self.steps], self.created, self.canceled_at)
         return self._events
+
+    def plans_changed(self) -> None:
+        """Forget the cached events after a plan or the cancel time changed."""
+        self._events = None
 
     def cancel(self, at: float) -> None:
         """Cut the plan at ``at``: what has not ended by then ends as canceled."""
@@ -81,12 +139,14 @@ class WorkflowRecord:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict (for SQLite)."""
-        data = asdict(self)
-        data.pop("_events", None)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        data["steps"] = [step.to_json() for step in self.steps]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "WorkflowRecord":
-        """Rebuild from ``to_json`` output."""
-        steps = [StepRecord(**{**s, "plan": StepPlan(**s["plan"])}) for s in data["steps"]]
-        return cls(**{**data, "steps": steps})
+        """Rebuild from ``to_json`` output (fields written by older versions are ignored)."""
+        known = {f.name for f in fields(cls) if not f.name.startswith("_")}
+        values = {k: v for k, v in data.items() if k in known}
+        values["steps"] = [StepRecord.from_json(s) for s in data["steps"]]
+        return cls(**values)

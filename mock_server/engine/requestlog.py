@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from civitai_mock.mock_server.engine.state import StateLock
 
 #: Requests kept (oldest dropped first).
 MAX_ENTRIES = 100_000
@@ -35,14 +36,14 @@ class RequestEntry:
 class RequestLog:
     """An append-only, bounded log of requests."""
 
-    def __init__(self, limit: int = MAX_ENTRIES):
+    def __init__(self, state: StateLock, limit: int = MAX_ENTRIES):
+        self._state = state
         self._entries: deque[RequestEntry] = deque(maxlen=limit)
         self._seq = 0
-        self._lock = threading.Lock()
 
     def add(self, **fields: Any) -> RequestEntry:
         """Record a request."""
-        with self._lock:
+        with self._state.changing():
             self._seq += 1
             entry = RequestEntry(seq=self._seq, **fields)
             self._entries.append(entry)
@@ -50,10 +51,15 @@ class RequestLog:
 
     def entries(self, tenant: str | None = None) -> list[RequestEntry]:
         """Entries in order, optionally one tenant's only."""
-        with self._lock:
+        with self._state.reading():
             return [e for e in self._entries if tenant is None or e.tenant == tenant]
 
-    def clear(self) -> None:
-        """Forget every entry."""
-        with self._lock:
-            self._entries.clear()
+    def clear(self, tenant: str | None = None) -> None:
+        """Forget every entry (or one tenant's)."""
+        with self._state.changing():
+            if tenant is None:
+                self._entries.clear()
+            else:
+                kept = [e for e in self._entries if e.tenant != tenant]
+                self._entries.clear()
+                self._entries.extend(kept)

@@ -1,4 +1,9 @@
-"""The engine: submit, read, query and change workflows; apply due lifecycle events. No HTTP here."""
+"""The engine: the one owner of a fake's state. Submit, read, query and change workflows; apply due
+lifecycle events; hold balances, outcome queues, faults, the request log and the webhook book.
+
+Every public method takes the one ``StateLock``; records never leave the engine (callers get JSON
+views), and storage is written after the lock is released. No HTTP here.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +11,66 @@ import hashlib
 import heapq
 import json
 import random
-import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
-from contracts.cost import step_cost
-from contracts.kling import is_http_url
-from contracts.timespan import DEFAULT_STEP_TIMEOUT_SECONDS, format_timespan, parse_timespan
-from contracts.validation import ContractViolation, Submission, validate_submission
-from contracts.workflow import FAILED_STATUSES, TERMINAL_STATUSES
-from mock_server.clock import Clock, VirtualClock
-from mock_server.engine import lifecycle
-from mock_server.engine.accounts import Accounts, Charge, charging_order
-from mock_server.engine.blobs import DEFAULT_URL_TTL, BlobSigner
-from mock_server.engine.faults import Faults
-from mock_server.engine.ids import IdFactory
-from mock_server.engine.lifecycle import Transition
-from mock_server.engine.outcomes import Outcome, OutcomeError, OutcomeQueues, parse_directives
-from mock_server.engine.records import StepRecord, WorkflowRecord
-from mock_server.engine.requestlog import RequestLog
-from mock_server.engine.store import MemoryStore, Store
-from mock_server.engine.views import Renderer
+from civitai_mock.contracts.validation import (
+    ContractViolation,
+    validate_submission,
+    validate_video_input,
+)
+from civitai_mock.contracts.workflow import FAILED_STATUSES, TERMINAL_STATUSES
+from civitai_mock.mock_server.clock import Clock, VirtualClock
+from civitai_mock.mock_server.engine import submission as build
+from civitai_mock.mock_server.engine import updates
+from civitai_mock.mock_server.engine.accounts import Accounts, Charge, charging_order
+from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL, BlobSigner
+from civitai_mock.mock_server.engine.faults import Faults
+from civitai_mock.mock_server.engine.ids import IdFactory
+from civitai_mock.mock_server.engine.outcomes import OutcomeQueues
+from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
+from civitai_mock.mock_server.engine.requestlog import RequestLog
+from civitai_mock.mock_server.engine.state import StateLock
+from civitai_mock.mock_server.engine.store import MemoryStore, Store
+from civitai_mock.mock_server.engine.updates import Conflict
+from civitai_mock.mock_server.engine.views import Renderer
+from civitai_mock.mock_server.engine.webhooks import BACKOFF_SECONDS, WebhookBook
 
-Listener = Callable[[WorkflowRecord, Transition], None]
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+__all__ = ["BlobInfo", "BlobRefused", "Conflict", "Engine", "EngineConfig", "NotFound"]
 
 
 class NotFound(Exception):
     """No such workflow, step or blob for this tenant."""
 
 
-class Conflict(Exception):
-    """The workflow's state blocks this change (e.g. updating a step that already started)."""
+class BlobRefused(Exception):
+    """A signed blob URL that is expired, tampered or malformed (answered 403)."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A blob as routes need it: whose it is and what media it serves (a copy, read under the lock)."""
+
+    workflow_id: str
+    tenant: str
+    blob_id: str
+    nsfw_level: str
+    aspect_ratio: str
+    seconds: int
+    audio: bool
+
+    @classmethod
+    def of(cls, record: WorkflowRecord, step: StepRecord) -> "BlobInfo":
+        """The info of ``step``'s blob."""
+        video = step.video_input()
+        return cls(record.id, record.tenant, step.blob_id, step.nsfw_level, video.aspect_ratio, video.seconds,
+                   video.generates_audio)
 
 
 @dataclass
 class EngineConfig:
-    """Knobs of the fake; every one has a documented default."""
+    """Knobs of the engine; every one has a documented default."""
 
     seed: int = 0
     url_ttl: float = DEFAULT_URL_TTL
@@ -51,25 +78,30 @@ class EngineConfig:
     allow_http_callbacks: bool = True
     public_url: str = "http://127.0.0.1:8000"
     balances: dict[str, int] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    webhook_attempts: int = 8
+    webhook_backoff: tuple[float, ...] = field(default=BACKOFF_SECONDS)
 
 
 class Engine:
-    """All workflows of all tenants, driven by an injected clock."""
+    """All workflows of all tenants, driven by an injected clock, behind one lock."""
 
     def __init__(self, clock: Clock, store: Store | None = None, config: EngineConfig | None = None):
         self.clock = clock
         self.config = config or EngineConfig()
         self.store: Store = store if store is not None else MemoryStore()
-        self.accounts = Accounts(self.config.balances)
-        self.outcomes = OutcomeQueues()
-        self.faults = Faults()
-        self.requests = RequestLog()
+        self.state = StateLock(self.store.flush)
+        self.accounts = Accounts(self.state, self.config.balances, on_change=self.store.save_balances)
+        for tenant, balances in self.store.balances():
+            self.accounts.load(tenant, balances)
+        self.outcomes = OutcomeQueues(self.state)
+        self.faults = Faults(self.state)
+        self.requests = RequestLog(self.state)
         secret = self.config.secret or hashlib.sha256(f"civitai-mock:{self.config.seed}".encode()).digest()
         self.signer = BlobSigner(secret, self.config.url_ttl)
         self.render = Renderer(self.signer)
-        self.listeners: list[Listener] = []
-        self._lock = threading.RLock()
+        self.webhooks = WebhookBook(
+            self.state, self.store, lambda r, e, detailed: self.render.event(r, e, detailed, self.config.public_url),
+            max_attempts=self.config.webhook_attempts, backoff=self.config.webhook_backoff)
         self._heap: list[tuple[float, int, str, str]] = []
         self._reseed()
         for record in self.store.unfinished():
@@ -94,11 +126,14 @@ class Engine:
 
     def next_due(self) -> float | None:
         """When the next lifecycle event of any workflow is due."""
-        return self._heap[0][0] if self._heap else None
+        with self.state.reading():
+            return self._heap[0][0] if self._heap else None
 
     def settle(self, now: float) -> None:
         """Apply every lifecycle event due by ``now``, in time order (refunds, webhooks, ephemeral cleanup)."""
-        with self._lock:
+        if not self._heap or self._heap[0][0] > now:
+            return
+        with self.state.changing():
             while self._heap and self._heap[0][0] <= now:
                 _, _, tenant, workflow_id = heapq.heappop(self._heap)
                 record = self.store.get(tenant, workflow_id)
@@ -119,165 +154,123 @@ class Engine:
                 self._refund(record)
             record.applied += 1
             applied_any = True
-            for listener in self.listeners:
-                listener(record, event)
+            self.webhooks.on_event(record, event)
         if not applied_any:
             return
         finished = record.applied >= len(events)
         if finished and record.ephemeral:
-            self.store.remove(record.tenant, record.id)
-            return
+            record.deleted = True  # gone for every reader; only a held submit still answers with it
         self.store.save(record)
         if finished:
-            record._events = None  # a finished workflow needs no event list: free its memory
+            record.plans_changed()  # a finished workflow needs no event list: free its memory
         else:
             self._schedule(record)
 
     def _refund(self, record: WorkflowRecord) -> None:
-        if record.refunded or record.price == 0:
+        held = record.charged()
+        if record.refunded or not held:
             return
-        debits = [t for t in record.transactions if t["type"] == "debit"]
-        self.accounts.credit(record.tenant, [Charge(t["accountType"], t["amount"]) for t in debits])
-        record.transactions += [
-            {"type": "credit", "amount": t["amount"], "id": self.ids.uuid(), "accountType": t["accountType"]}
-            for t in debits
-        ]
+        self.accounts.credit(record.tenant, [Charge(account, amount) for account, amount in held.items()])
+        record.transactions += [{"type": "credit", "amount": amount, "id": self.ids.uuid(), "accountType": account}
+                                for account, amount in held.items()]
         record.refunded = True
 
     # --- submit ----------------------------------------------------------------------------
 
-    def submit(self, tenant: str, body: Any, *, whatif: bool = False, wait: float = 0) -> tuple[dict | WorkflowRecord, bool]:
-        """Validate and create a workflow; return (record, created). With ``whatif`` return a preview dict."""
-        with self._lock:
+    def submit(self, tenant: str, body: Any, *, wait: float = 0) -> str:
+        """Validate, charge and store a workflow; return its id (an existing one for a known ``externalId``)."""
+        with self.state.changing():
             now = self.now()
-            submission = validate_submission(body)
+            submission, order = self._validated(body, wait)
             template = submission.template
-            self._check_callbacks(submission)
-            if template.ephemeral and not template.callbacks and wait <= 0:
-                raise ContractViolation({"ephemeral": [
-                    "An ephemeral workflow needs a callback or wait > 0: otherwise its result could never be read"]})
-            if template.external_id and not whatif:
+            if template.external_id:
                 existing = self.store.by_external_id(tenant, template.external_id)
                 if existing is not None and not existing.deleted:
-                    return existing, False
-            price = sum(step_cost(s.input) for s in submission.steps)
-            order = charging_order(template.currencies, template.allow_mature_content)
-            if whatif:
-                outcomes = self._outcomes(tenant, submission, consume=False)
-                return self._preview(tenant, submission, outcomes, price, order, now), False
-            self._outcomes(tenant, submission, consume=False)  # bad directives are a 400 before any money moves
-            charges = self.accounts.debit(tenant, price, order)  # a refusal leaves the outcome queue untouched
-            outcomes = self._outcomes(tenant, submission, consume=True)
-            transactions = [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(), "accountType": c.account}
-                            for c in charges]
-            record = self._build(tenant, submission, outcomes, price, order, transactions, now, self.ids, self.rng)
-            record.seq = self.store.next_seq()
-            self.store.add(record)
-            self._schedule(record)
-            return record, True
-
-    def _check_callbacks(self, submission: Submission) -> None:
-        errors: dict[str, list[str]] = {}
-        for index, callback in enumerate(submission.template.callbacks or []):
-            host = callback.url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
-            if callback.url.startswith("https://"):
-                continue
-            if self.config.allow_http_callbacks and (host in LOOPBACK_HOSTS or host.startswith("127.")):
-                continue
-            errors[f"callbacks[{index}].url"] = [
-                "Callback URLs must use https (plain http is accepted for loopback hosts only when the fake "
-                "runs locally with --allow-http-callbacks)"]
-        if errors:
-            raise ContractViolation(errors)
-
-    def _outcomes(self, tenant: str, submission: Submission, consume: bool) -> list[Outcome]:
-        found: list[Outcome] = []
-        for index, step in enumerate(submission.steps):
+                    return existing.id
+            forced = build.forced_outcomes(submission)
+            takers = sum(1 for f in forced if build.takes_queued(f))
+            queued = self.outcomes.peek(tenant, takers)
+            outcomes, taken = [], iter(queued)
+            for one in forced:
+                outcomes.append(build.combine(one, next(taken, None) if build.takes_queued(one) else None))
+            rng_state = self.rng.getstate()
+            record = build.build_record(tenant, submission, outcomes, order, [], now, self.ids, self.rng)
             try:
-                forced = parse_directives(step.input.prompt)
-            except OutcomeError as exc:
-                raise ContractViolation({f"steps[{index}].input.prompt": [str(exc)]}) from None
-            if consume and (forced is None or forced.kind == "succeed"):
-                queued = self.outcomes.pop(tenant)
-                if queued is not None and forced is not None:  # timing/content directives refine a queued ending
-                    queued = replace(queued, runtime=forced.runtime if forced.runtime is not None else queued.runtime,
-                                     nsfw_level=forced.nsfw_level or queued.nsfw_level)
-                forced = queued or forced
-            found.append(forced or Outcome())
-        return found
+                charges = self.accounts.debit(tenant, record.price, order)
+            except Exception:
+                self.rng.setstate(rng_state)  # a refused submission draws no ids: later ones stay the same
+                raise
+            record.transactions = [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(),
+                                    "accountType": c.account} for c in charges]
+            record.seq = self.store.next_seq()
+            try:
+                self.store.add(record)
+            except Exception:
+                self.accounts.credit(tenant, charges)  # nothing stored: nothing charged
+                raise
+            self.outcomes.drop(tenant, len(queued))
+            self._schedule(record)
+            return record.id
 
-    def _build(self, tenant: str, submission: Submission, outcomes: list[Outcome], price: int, order: list[str],
-               transactions: list[dict], now: float, ids: IdFactory, rng: random.Random) -> WorkflowRecord:
+    def preview(self, tenant: str, body: Any, *, wait: float = 0) -> dict[str, Any]:
+        """The workflow a submission would create (``whatif``): cost, transactions, ``insufficientBuzz``."""
+        with self.state.changing():
+            now = self.now()
+            submission, order = self._validated(body, wait)
+            outcomes = [build.combine(f, None) for f in build.forced_outcomes(submission)]
+            scratch = random.Random(f"whatif:{self.config.seed}")
+            record = build.build_record(tenant, submission, outcomes, order, [], now, IdFactory(scratch), scratch)
+            charges, short = self.accounts.plan(tenant, record.price, order)
+            record.transactions = [{"type": "debit", "amount": c.amount, "accountType": c.account} for c in charges]
+            view = self.render.workflow(record, now, self.config.public_url)
+            view.pop("id", None)
+            view["transactions"]["insufficientBuzz"] = short
+            return view
+
+    def _validated(self, body: Any, wait: float) -> tuple[Any, list[str]]:
+        submission = validate_submission(body)
         template = submission.template
-        steps = []
-        for index, (step, outcome) in enumerate(zip(submission.steps, outcomes)):
-            timeout = parse_timespan(step.template.timeout) if step.template.timeout else DEFAULT_STEP_TIMEOUT_SECONDS
-            video_input = step.input
-            steps.append(StepRecord(
-                name=step.template.name or f"${index}", input=video_input.to_json(),
-                priority=step.template.priority or "normal", timeout=format_timespan(timeout),
-                retries=step.template.retries, metadata=step.template.metadata or {},
-                job_id=ids.uuid(), blob_id=ids.blob_id(), aspect_ratio=video_input.aspect_ratio,
-                seconds=video_input.seconds, audio=video_input.generates_audio,
-                nsfw_level=outcome.nsfw_level or "pg", job_cost=round(step_cost(video_input) / 100, 2),
-                plan=lifecycle.plan_step(video_input, outcome, now, timeout, rng),
-            ))
-        return WorkflowRecord(
-            id=ids.workflow_id(now), tenant=tenant, seq=0, created=now, steps=steps,
-            price=price, transactions=transactions, metadata=template.metadata or {}, tags=template.tags or [],
-            arguments=template.arguments or {},
-            callbacks=[c.to_json() for c in template.callbacks or []],
-            tips={"civitai": template.tips.civitai, "creators": template.tips.creators} if template.tips
-            else {"civitai": 0, "creators": 0},
-            experimental=template.experimental, allow_mature_content=template.allow_mature_content,
-            upgrade_mode=template.upgrade_mode or "manual", currencies=order,
-            ephemeral=template.ephemeral, external_id=template.external_id,
-        )
-
-    def _preview(self, tenant: str, submission: Submission, outcomes: list[Outcome], price: int,
-                 order: list[str], now: float) -> dict[str, Any]:
-        charges, short = self.accounts.plan(tenant, price, order)
-        scratch = random.Random(f"whatif:{self.config.seed}")
-        record = self._build(tenant, submission, outcomes, price, order,
-                             [{"type": "debit", "amount": c.amount, "accountType": c.account} for c in charges],
-                             now, IdFactory(scratch), scratch)
-        view = self.render.workflow(record, now, self.config.public_url)
-        view.pop("id", None)
-        view["transactions"]["insufficientBuzz"] = short
-        return view
+        build.check_callbacks(submission, self.config.allow_http_callbacks)
+        if template.ephemeral and not template.callbacks and wait <= 0:
+            raise ContractViolation({"ephemeral": [
+                "An ephemeral workflow needs a callback or wait > 0: otherwise its result could never be read"]})
+        return submission, charging_order(template.currencies, template.allow_mature_content)
 
     # --- read ------------------------------------------------------------------------------
 
-    def get(self, tenant: str, workflow_id: str) -> WorkflowRecord:
-        """A tenant's workflow, or NotFound (another tenant's workflow is not found either)."""
-        with self._lock:
-            self.now()
+    def _record(self, tenant: str, workflow_id: str, gone_too: bool = False) -> WorkflowRecord:
+        record = self.store.get(tenant, workflow_id)
+        if record is None or (record.deleted and not gone_too):
+            raise NotFound(f"Workflow '{workflow_id}' was not found.")
+        return record
+
+    def view(self, tenant: str, workflow_id: str, base_url: str | None = None,
+             hide_mature: bool = False, gone_too: bool = False) -> dict[str, Any]:
+        """The Workflow JSON right now (NotFound for another tenant's workflow too).
+
+        ``gone_too`` also finds a finished ephemeral workflow: the answer to its own held submit.
+        """
+        with self.state.changing():
+            now = self.now()
+            record = self._record(tenant, workflow_id, gone_too)
+            return self.render.workflow(record, now, base_url or self.config.public_url, hide_mature)
+
+    def fingerprint(self, tenant: str, workflow_id: str) -> tuple[str, ...]:
+        """Workflow and step statuses right now (what ``until=change`` watches); () once it is gone."""
+        with self.state.changing():
+            now = self.now()
             record = self.store.get(tenant, workflow_id)
-            if record is None or record.deleted:
-                raise NotFound(f"Workflow '{workflow_id}' was not found.")
-            return record
-
-    def view(self, record: WorkflowRecord, base_url: str | None = None, hide_mature: bool = False) -> dict[str, Any]:
-        """The Workflow JSON of a record right now."""
-        with self._lock:
-            return self.render.workflow(record, self.now(), base_url or self.config.public_url, hide_mature)
-
-    def status(self, record: WorkflowRecord) -> str:
-        """The workflow status right now."""
-        return self.render.workflow_status(record, self.now())
-
-    def fingerprint(self, record: WorkflowRecord) -> tuple[str, ...]:
-        """Workflow and step statuses right now (what ``until=change`` watches)."""
-        now = self.now()
-        return (self.render.workflow_status(record, now),
-                *(self.render.step_status(record, s, now) for s in record.steps))
+            if record is None:
+                return ()
+            return (self.render.workflow_status(record, now),
+                    *(self.render.step_status(record, s, now) for s in record.steps))
 
     def query(self, tenant: str, *, cursor: str | None = None, take: int = 100, tags: list[str] | None = None,
               exclude_tags: list[str] | None = None, ascending: bool = False, from_date: datetime | None = None,
-              to_date: datetime | None = None, exclude_failed: bool = False,
-              text: str | None = None) -> tuple[list[WorkflowRecord], str]:
+              to_date: datetime | None = None, exclude_failed: bool = False, text: str | None = None,
+              base_url: str | None = None, hide_mature: bool = False) -> tuple[list[dict[str, Any]], str]:
         """A page of a tenant's workflows (newest first unless ``ascending``) and the next cursor ('' at the end)."""
-        with self._lock:
+        with self.state.changing():
             now = self.now()
             start = _decode_cursor(cursor)
             lo = from_date.timestamp() if from_date else None
@@ -296,50 +289,227 @@ class Engine:
 
             filtered = bool(tags or exclude_tags or lo or hi or exclude_failed or text)
             records, next_seq = self.store.page(tenant, start, take, ascending, keep if filtered else None)
-            return records, ("" if next_seq is None else str(next_seq))
+            url = base_url or self.config.public_url
+            items = [self.render.workflow(r, now, url, hide_mature) for r in records]
+            return items, ("" if next_seq is None else str(next_seq))
 
     # --- change ----------------------------------------------------------------------------
 
-    def cancel(self, tenant: str, workflow_id: str) -> WorkflowRecord:
+    def cancel(self, tenant: str, workflow_id: str) -> None:
         """Cancel a running workflow (refunding it); a finished one is left as it is."""
-        with self._lock:
-            record = self.get(tenant, workflow_id)
+        with self.state.changing():
             now = self.now()
+            record = self._record(tenant, workflow_id)
             if self.render.workflow_status(record, now) not in TERMINAL_STATUSES:
                 record.cancel(now)
                 self._schedule(record)
                 self.settle(now)
-            return record
 
     def delete(self, tenant: str, workflow_id: str) -> None:
         """DeleteWorkflow: cancel a running workflow; hide a finished one from then on."""
-        with self._lock:
-            record = self.get(tenant, workflow_id)
-            if self.status(record) in TERMINAL_STATUSES:
+        with self.state.changing():
+            now = self.now()
+            record = self._record(tenant, workflow_id)
+            if self.render.workflow_status(record, now) in TERMINAL_STATUSES:
                 record.deleted = True
                 self.store.save(record)
             else:
                 self.cancel(tenant, workflow_id)
 
-    def save(self, record: WorkflowRecord) -> None:
-        """Persist a changed record."""
-        with self._lock:
-            record._events = None
+    def update_workflow(self, tenant: str, workflow_id: str, body: Any) -> None:
+        """UpdateWorkflow: replace metadata / tags, allow mature content, or cancel."""
+        request = updates.parse_update(body)
+        with self.state.changing():
+            record = self._record(tenant, workflow_id)
+            updates.apply_update(record, request)
+            self.store.save(record)
+            if request.status == "canceled":
+                self.cancel(tenant, workflow_id)
+
+    def patch_workflow(self, tenant: str, workflow_id: str, operations: Any) -> None:
+        """PatchWorkflow: JSON Patch over ``metadata``, ``tags``, ``allowMatureContent`` and ``status``."""
+        with self.state.changing():
+            now = self.now()
+            record = self._record(tenant, workflow_id)
+            change = updates.workflow_patch(record, self.render.workflow_status(record, now), operations)
+            self.update_workflow(tenant, workflow_id, change)
+
+    def add_tag(self, tenant: str, workflow_id: str, tag: Any) -> None:
+        """AddWorkflowTag."""
+        with self.state.changing():
+            record = self._record(tenant, workflow_id)
+            updates.add_tag(record, tag)
             self.store.save(record)
 
+    def remove_tag(self, tenant: str, workflow_id: str, tag: str | None) -> None:
+        """RemoveWorkflowTag (one tag) or RemoveAllWorkflowTags (``tag`` None)."""
+        with self.state.changing():
+            record = self._record(tenant, workflow_id)
+            updates.remove_tag(record, tag)
+            self.store.save(record)
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _step(self, tenant: str, workflow_id: str, step_name: str) -> tuple[WorkflowRecord, int]:
+        record = self._record(tenant, workflow_id)
+        index = record.step_index(step_name)
+        if index is None:
+            raise NotFound(f"Workflow '{workflow_id}' has no step named '{step_name}'.")
+        return record, index
+
+    def step_view(self, tenant: str, workflow_id: str, step_name: str, base_url: str | None = None) -> dict[str, Any]:
+        """GetWorkflowStep (``0`` finds ``$0``)."""
+        with self.state.changing():
+            now = self.now()
+            record, index = self._step(tenant, workflow_id, step_name)
+            return self.render.step(record, index, now, base_url or self.config.public_url)
+
+    def update_step(self, tenant: str, workflow_id: str, step_name: str, body: Any) -> None:
+        """UpdateWorkflowStep: replace the step's metadata (409 once the step started)."""
+        metadata = updates.step_metadata(body)
+        with self.state.changing():
+            now = self.now()
+            record, index = self._step(tenant, workflow_id, step_name)
+            step = record.steps[index]
+            updates.check_changeable(step, self.render.step_status(record, step, now))
+            step.metadata = metadata
+            self.store.save(record)
+
+    def patch_step(self, tenant: str, workflow_id: str, step_name: str, operations: Any) -> None:
+        """PatchWorkflowStep over metadata and input: a new input re-plans and re-prices the step."""
+        with self.state.changing():
+            now = self.now()
+            record, index = self._step(tenant, workflow_id, step_name)
+            step = record.steps[index]
+            updates.check_changeable(step, self.render.step_status(record, step, now))
+            metadata, new_input = updates.step_patch(step, operations)
+            if new_input is not None:
+                self._replace_input(record, index, new_input)
+            step.metadata = metadata
+            self.store.save(record)
+            self._schedule(record)
+
+    def _replace_input(self, record: WorkflowRecord, index: int, new_input: Any) -> None:
+        step = record.steps[index]
+        before, old = record.price, step.input
+        step.replace_input(new_input)
+        difference = record.price - before
+        if difference > 0:
+            try:
+                charges = self.accounts.debit(record.tenant, difference, record.currencies)
+            except Exception:
+                step.replace_input(validate_video_input(old))
+                raise
+            record.transactions += [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(),
+                                     "accountType": c.account} for c in charges]
+        elif difference < 0:
+            credits = _give_back(record.charged(), -difference, record.currencies)
+            self.accounts.credit(record.tenant, credits)
+            record.transactions += [{"type": "credit", "amount": c.amount, "id": self.ids.uuid(),
+                                     "accountType": c.account} for c in credits]
+        build.replan(record, index, random.Random(f"{self.config.seed}:{record.id}:{index}:{step.input}"))
+
+    # --- blobs -----------------------------------------------------------------------------
+
+    def _available(self, tenant: str, blob_id: str) -> tuple[WorkflowRecord, StepRecord]:
+        now = self.now()
+        owner = self.store.blob_owner(blob_id)
+        if owner is None or owner[0] != tenant:
+            raise NotFound(f"Blob '{blob_id}' was not found.")
+        record = self._record(*owner)
+        for step in record.steps:
+            if step.blob_id == blob_id and self.render.step_status(record, step, now) == "succeeded":
+                return record, step
+        raise NotFound(f"Blob '{blob_id}' is not available (its step has not succeeded).")
+
+    def blob(self, tenant: str, blob_id: str) -> BlobInfo:
+        """What is known of a tenant's available blob (its step succeeded), or NotFound."""
+        with self.state.changing():
+            record, step = self._available(tenant, blob_id)
+            return BlobInfo.of(record, step)
+
+    def blob_view(self, tenant: str, blob_id: str, base_url: str | None = None) -> dict[str, Any]:
+        """RefreshBlob: the blob with a freshly signed URL."""
+        with self.state.changing():
+            record, step = self._available(tenant, blob_id)
+            return self.render.blob(record, step, self.clock.now(), base_url or self.config.public_url)
+
+    def sign_blob(self, tenant: str, blob_id: str, base_url: str) -> str:
+        """A freshly signed content URL for a tenant's available blob."""
+        with self.state.changing():
+            self._available(tenant, blob_id)
+            return self.signer.sign(base_url, blob_id, tenant, self.clock.now()).url
+
+    def signed_content(self, blob_id: str, tenant_key: str, expires: str, signature: str) -> BlobInfo:
+        """The blob behind a signed content URL; ``BlobRefused`` when expired or tampered, NotFound when gone."""
+        with self.state.changing():
+            now = self.now()
+            reason = self.signer.check(blob_id, tenant_key, expires, signature, now)
+            if reason is not None:
+                raise BlobRefused(reason)
+            owner = self.store.blob_owner(blob_id)
+            record = self.store.get(*owner) if owner else None
+            step = next((s for s in record.steps if s.blob_id == blob_id), None) if record else None
+            if record is None or step is None or (record.deleted and not record.ephemeral):
+                raise NotFound(f"Blob '{blob_id}' was not found.")
+            return BlobInfo.of(record, step)
+
+    def remember_clock(self, now: float) -> None:
+        """Persist the clock's high-water mark (a restart never moves time back)."""
+        with self.state.changing():
+            self.store.set_meta("clock", repr(now))
+
+    def remembered_clock(self) -> float | None:
+        """The persisted clock high-water mark, if any."""
+        value = self.store.get_meta("clock")
+        return float(value) if value else None
+
+    def expire_next_urls(self, count: int) -> None:
+        """Make the next ``count`` signed URLs expire the moment they are issued (timeline testing)."""
+        with self.state.changing():
+            self.signer.expire_next(count)
+
+    # --- configuration and reset -----------------------------------------------------------
+
+    def configure(self, seed: int | None = None, url_ttl: float | None = None,
+                  balances: dict[str, int] | None = None) -> None:
+        """Change the seed, URL lifetime or default balances (the seed takes effect at the next reset)."""
+        with self.state.changing():
+            if seed is not None:
+                self.config.seed = seed
+            if url_ttl is not None:
+                self.signer.ttl = url_ttl
+            if balances is not None:
+                self.accounts.set_defaults(balances)
+
     def reset(self) -> None:
-        """Forget every workflow, balance, outcome, fault and logged request; restart ids from the seed."""
-        with self._lock:
+        """Forget every workflow, balance, outcome, fault, route and pending delivery; restart ids and time.
+
+        The request log and the webhook inbox are cleared separately (``requests.clear``,
+        ``webhooks.clear_inbox``); a full reset of a fake does all three.
+        """
+        with self.state.changing():
             self.store.clear()
             self.accounts.clear()
             self.outcomes.clear()
             self.faults.clear()
-            self.requests.clear()
+            self.webhooks.reset()
             self.signer.expire_next(0)
             self._heap.clear()
             self._reseed()
             if isinstance(self.clock, VirtualClock):
                 self.clock.reset()
+
+
+def _give_back(held: dict[str, int], amount: int, order: list[str]) -> list[Charge]:
+    """Credits worth ``amount`` from what a workflow holds, last-charged currency first."""
+    credits, left = [], amount
+    for account in reversed(order or list(held)):
+        take = min(left, held.get(account, 0))
+        if take > 0:
+            credits.append(Charge(account, take))
+            left -= take
+    return credits
 
 
 def _decode_cursor(cursor: str | None) -> int | None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
-from mock_server.engine.records import WorkflowRecord
+from civitai_mock.mock_server.engine.records import WorkflowRecord
 
 Predicate = Callable[[WorkflowRecord], bool]
 
@@ -46,6 +46,33 @@ class Store(Protocol):
 
     def clear(self) -> None:
         """Forget everything."""
+
+    def save_balances(self, tenant: str, balances: dict[str, int]) -> None:
+        """Persist a tenant's balances."""
+
+    def balances(self) -> Iterator[tuple[str, dict[str, int]]]:
+        """Every persisted tenant's balances."""
+
+    def get_meta(self, key: str) -> str | None:
+        """A persisted setting, or None."""
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Persist a setting."""
+
+    def add_delivery(self, row: int, workflow_key: str, data: dict[str, Any]) -> None:
+        """Persist a queued webhook delivery under its row id."""
+
+    def delete_delivery(self, row: int) -> None:
+        """Forget a delivery that was acknowledged or given up."""
+
+    def pending_deliveries(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every persisted delivery, oldest first."""
+
+    def flush(self) -> None:
+        """Write queued changes to durable storage (called outside the state lock)."""
+
+    def close(self) -> None:
+        """Release the storage."""
 
 
 class MemoryStore:
@@ -135,3 +162,35 @@ class MemoryStore:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    # --- what a persistent store keeps besides workflows: nothing, in memory ----------------
+
+    def save_balances(self, tenant: str, balances: dict[str, int]) -> None:
+        """Nothing to persist in memory."""
+
+    def balances(self) -> Iterator[tuple[str, dict[str, int]]]:
+        """No persisted balances."""
+        return iter(())
+
+    def get_meta(self, key: str) -> str | None:
+        """No persisted settings."""
+        return None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Nothing to persist in memory."""
+
+    def add_delivery(self, row: int, workflow_key: str, data: dict[str, Any]) -> None:
+        """Nothing to persist in memory."""
+
+    def delete_delivery(self, row: int) -> None:
+        """Nothing to persist in memory."""
+
+    def pending_deliveries(self) -> list[tuple[int, dict[str, Any]]]:
+        """No persisted deliveries."""
+        return []
+
+    def flush(self) -> None:
+        """Nothing queued in memory."""
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from mock_server.engine import lifecycle
-from mock_server.engine.blobs import BlobSigner
-from mock_server.engine.lifecycle import Transition
-from mock_server.engine.records import StepRecord, WorkflowRecord
-from mock_server.media import frame_size
+from civitai_mock.mock_server.engine import lifecycle
+from civitai_mock.mock_server.engine.blobs import BlobSigner
+from civitai_mock.mock_server.engine.lifecycle import Transition
+from civitai_mock.mock_server.engine.media import frame_size
+from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
 
 MATURE_LEVELS = frozenset({"r", "x", "xxx"})
 NSFW_ORDER = ("pg", "pg13", "r", "x", "xxx")
@@ -47,14 +47,15 @@ class Renderer:
     def blob(self, record: WorkflowRecord, step: StepRecord, now: float, base_url: str,
              hide_mature: bool = False) -> dict[str, Any]:
         """The VideoBlob of a succeeded step, with a freshly signed URL."""
-        width, height = frame_size(step.aspect_ratio)
+        video = step.video_input()
+        width, height = frame_size(video.aspect_ratio)
         hidden = hide_mature and step.nsfw_level in MATURE_LEVELS
         signed = None if hidden else self.signer.sign(base_url, step.blob_id, record.tenant, now)
         return _compact({
             "type": "video", "id": step.blob_id, "available": not hidden,
             "url": signed.url if signed else None, "urlExpiresAt": iso(signed.expires) if signed else None,
             "jobId": step.job_id, "nsfwLevel": step.nsfw_level,
-            "width": width, "height": height, "duration": float(step.seconds),
+            "width": width, "height": height, "duration": float(video.seconds),
         })
 
     def job(self, record: WorkflowRecord, step: StepRecord, now: float) -> dict[str, Any]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from civitai_mock.contracts import kling, template, workflow
+from civitai_mock.mock_server import __version__
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-
-from contracts import kling, template, workflow
-from mock_server import __version__
 
 REF = "#/components/schemas/{model}"
 _JSON = "application/json"

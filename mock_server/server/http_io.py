@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+from civitai_mock.contracts.validation import ContractViolation
+from civitai_mock.mock_server.server.fake import Fake
 from starlette.requests import Request
 from starlette.responses import JSONResponse as StarletteJSONResponse
-
-from contracts.validation import ContractViolation
-from mock_server.fake import Fake
 
 JSON_TYPES = ("application/json", "text/json")
 JSON_PATCH_TYPE = "application/json-patch+json"
 #: Scope keys where routes leave what the request log wants (no second parse of bodies).
 SEEN, BODY = "civitai_mock.seen", "civitai_mock.body"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="civitai-mock"'}
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -43,10 +43,9 @@ def fake_of(request: Request) -> Fake:
     return request.app.state.fake
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token of ``Authorization: Bearer <token>``, or None when absent or malformed."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value; None when absent or malformed."""
+    scheme, _, token = (header or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token:
         return None
@@ -55,14 +54,20 @@ def bearer_token(request: Request) -> str | None:
 
 def tenant(request: Request) -> str:
     """The tenant (bearer token) of a consumer request; 401 when missing, malformed or not allowed."""
-    token = bearer_token(request)
-    challenge = {"WWW-Authenticate": 'Bearer realm="civitai-mock"'}
+    token = bearer_token(request.headers.get("authorization"))
     if token is None:
-        raise HttpProblem(401, "Send your token as 'Authorization: Bearer <token>'.", challenge)
+        raise HttpProblem(401, "Send your token as 'Authorization: Bearer <token>'.", CHALLENGE)
     allowed = fake_of(request).config.tokens
     if allowed is not None and token not in allowed:
-        raise HttpProblem(401, "This token is not accepted by this fake (see --tokens).", challenge)
+        raise HttpProblem(401, "This token is not accepted by this fake (see --tokens).", CHALLENGE)
     return token
+
+
+def base_url(request: Request) -> str:
+    """Scheme and host the client used, for signed blob URLs it can follow."""
+    scope = request.scope
+    host = request.headers.get("host") or "{}:{}".format(*scope.get("server") or ("localhost", 80))
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
 def _media_type(request: Request) -> str:
@@ -142,11 +147,7 @@ def query_date(request: Request, name: str) -> datetime | None:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ContractViolation({name: [f"The value '{raw}' is not a valid date-time for {name}."]}) from None
-    if value.tzinfo is None:
-        from datetime import timezone
-
-        value = value.replace(tzinfo=timezone.utc)
-    return value
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def query_list(request: Request, name: str) -> list[str]:

@@ -9,13 +9,13 @@ For Hypothesis (no per-test fixtures): ``with civitai_fake(seed=…) as mock:`` 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
 if TYPE_CHECKING:
-    from mock_server.testing import CivitaiMock
+    from civitai_mock.kit.handle import CivitaiMock
+    from civitai_mock.kit.live import LiveServer
 
 MARKER = "civitai_mock(seed=0, url_ttl=600, balances=None, speed=None, token='test-token'): configure the fake"
 _OPTIONS = ("seed", "url_ttl", "balances", "speed", "token")
@@ -35,20 +35,11 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
     return options
 
 
-@contextmanager
-def civitai_fake(**config: Any) -> Iterator["CivitaiMock"]:
-    """A fresh, isolated in-process fake (``FakeConfig`` keywords plus ``token``)."""
-    from mock_server.testing import civitai_fake as make
-
-    with make(**config) as mock:
-        yield mock
-
-
 @pytest.fixture(scope="session")
 def civitai_mock_session() -> Iterator["CivitaiMock"]:
     """The session's shared fake (use ``civitai_mock`` in tests: it is reset for each)."""
-    from mock_server.fake import Fake
-    from mock_server.testing import CivitaiMock
+    from civitai_mock.kit.handle import CivitaiMock
+    from civitai_mock.mock_server.server.fake import Fake
 
     mock = CivitaiMock(Fake())
     yield mock
@@ -56,13 +47,12 @@ def civitai_mock_session() -> Iterator["CivitaiMock"]:
 
 
 def _prepared(mock: "CivitaiMock", options: dict[str, Any]) -> "CivitaiMock":
-    from mock_server.engine.blobs import DEFAULT_URL_TTL
-    from mock_server.testing import DEFAULT_TOKEN
+    from civitai_mock.kit.handle import DEFAULT_TOKEN
+    from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL
 
     mock.configure(seed=options.get("seed", 0), url_ttl=options.get("url_ttl", DEFAULT_URL_TTL),
                    balances=options.get("balances") or mock.engine.accounts.defaults_initial)
-    mock.token = options.get("token", DEFAULT_TOKEN)
-    mock.client.headers["Authorization"] = f"Bearer {mock.token}"
+    mock.use_token(options.get("token", DEFAULT_TOKEN))
     mock.reset()
     return mock
 
@@ -70,6 +60,8 @@ def _prepared(mock: "CivitaiMock", options: dict[str, Any]) -> "CivitaiMock":
 @pytest.fixture
 def civitai_mock(request: pytest.FixtureRequest, civitai_mock_session: "CivitaiMock") -> Iterator["CivitaiMock"]:
     """A reset, configured in-process fake for this test."""
+    from civitai_mock.kit.handle import civitai_fake
+
     options = _options(request)
     if options.get("speed") is not None:
         with civitai_fake(**{k: v for k, v in options.items() if k != "balances"}) as mock:
@@ -83,9 +75,9 @@ def civitai_mock(request: pytest.FixtureRequest, civitai_mock_session: "CivitaiM
 
 
 @pytest.fixture(scope="session")
-def civitai_mock_live(civitai_mock_session: "CivitaiMock") -> Iterator[Any]:
+def civitai_mock_live(civitai_mock_session: "CivitaiMock") -> Iterator["LiveServer"]:
     """The session's fake served on a free port (use ``civitai_mock_server`` in tests)."""
-    from mock_server.testing import LiveServer
+    from civitai_mock.kit.live import LiveServer
 
     server = LiveServer(civitai_mock_session).start()
     civitai_mock_session.url = server.url
@@ -95,7 +87,7 @@ def civitai_mock_live(civitai_mock_session: "CivitaiMock") -> Iterator[Any]:
 
 @pytest.fixture
 def civitai_mock_server(request: pytest.FixtureRequest, civitai_mock_session: "CivitaiMock",
-                        civitai_mock_live: Any) -> "CivitaiMock":
+                        civitai_mock_live: "LiveServer") -> "CivitaiMock":
     """The shared fake, reset and served over HTTP: ``civitai_mock_server.url`` is its base URL."""
     options = _options(request)
     if options.get("speed") is not None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from civitai_mock.contracts import paths
+from civitai_mock.contracts.validation import validate_video_input
+from civitai_mock.contracts.workflow import MAX_WAIT_SECONDS, TERMINAL_STATUSES
+from civitai_mock.mock_server.server.http_io import (
+    JSONResponse,
+    base_url,
+    fake_of,
+    json_body,
+    query_bool,
+    tenant,
+)
+from civitai_mock.mock_server.server.routes import resource
+from civitai_mock.mock_server.server.waiting import hold
 from starlette.requests import Request
 from starlette.responses import Response
-
-from contracts.validation import validate_video_input
-from contracts.workflow import MAX_WAIT_SECONDS, TERMINAL_STATUSES
-from mock_server.http_io import JSONResponse, fake_of, json_body, query_bool, tenant
-from mock_server.routes import resource
-from mock_server.routes.workflows import BASE, base_url
-from mock_server.waiting import hold
 
 
 async def invoke_video_gen(request: Request) -> Response:
@@ -25,16 +31,18 @@ async def invoke_video_gen(request: Request) -> Response:
     body = await json_body(request)
     validate_video_input(body)  # errors at the input's own paths (``duration``, not ``steps[0].input.duration``)
     workflow = {"steps": [{"$type": "videoGen", "input": body}], **{k: v for k, v in flags.items() if v}}
-    fake = fake_of(request)
-    result, _ = fake.engine.submit(token, workflow, whatif=whatif, wait=MAX_WAIT_SECONDS)
+    engine = fake_of(request).engine
     if whatif:
-        return JSONResponse({}, headers={"X-Workflow-Cost": str(result["cost"]["total"])})
-    await hold(fake, result, MAX_WAIT_SECONDS)
-    view = fake.engine.view(result, base_url(request))
+        preview = engine.preview(token, workflow, wait=MAX_WAIT_SECONDS)
+        return JSONResponse({}, headers={"X-Workflow-Cost": str(preview["cost"]["total"])})
+    workflow_id = engine.submit(token, workflow, wait=MAX_WAIT_SECONDS)
+    await hold(fake_of(request), token, workflow_id, MAX_WAIT_SECONDS)
+    view = engine.view(token, workflow_id, base_url(request), gone_too=True)
     terminal = view["status"] in TERMINAL_STATUSES
     output = view["steps"][0].get("output", {})
-    headers = {"Location": f"{BASE}/{result.id}", "X-Workflow-Id": result.id, "X-Workflow-Status": view["status"]}
+    headers = {"Location": f"{paths.WORKFLOWS}/{workflow_id}", "X-Workflow-Id": workflow_id,
+               "X-Workflow-Status": view["status"]}
     return JSONResponse(output, status_code=200 if terminal else 202, headers=headers)
 
 
-routes = [resource("/v2/consumer/recipes/videoGen", POST=invoke_video_gen)]
+routes = [resource(paths.VIDEO_GEN_RECIPE, POST=invoke_video_gen)]

@@ -6,22 +6,27 @@ import contextlib
 import logging
 from typing import Any, AsyncIterator
 
+from civitai_mock.contracts.validation import ContractViolation
+from civitai_mock.mock_server.engine.accounts import InsufficientBuzz
+from civitai_mock.mock_server.engine.service import Conflict, NotFound
+from civitai_mock.mock_server.server.fake import Fake, FakeConfig
+from civitai_mock.mock_server.server.http_io import HttpProblem
+from civitai_mock.mock_server.server.middleware import FakeMiddleware
+from civitai_mock.mock_server.server.openapi import openapi_document
+from civitai_mock.mock_server.server.problems import problem, validation_problem
+from civitai_mock.mock_server.server.routes import (
+    blobs,
+    control,
+    inbox,
+    recipes,
+    workflows,
+)
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from contracts.validation import ContractViolation
-from mock_server.engine.accounts import InsufficientBuzz
-from mock_server.engine.service import Conflict, NotFound
-from mock_server.fake import Fake, FakeConfig
-from mock_server.http_io import HttpProblem
-from mock_server.middleware import FakeMiddleware
-from mock_server.openapi import openapi_document
-from mock_server.problems import problem, validation_problem
-from mock_server.routes import blobs, control, inbox, recipes, workflows
 
 log = logging.getLogger("civitai_mock")
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
-from contracts.kling import ASPECT_RATIOS
+from civitai_mock.contracts.kling import ASPECT_RATIOS
 
 CONTENT_TYPE = "video/mp4"
-#: Frame size of the served clips, in the order of ``contracts.kling.ASPECT_RATIOS`` (16:9, 9:16, 1:1).
+#: Frame size of the served clips, in the order of ``ASPECT_RATIOS`` (16:9, 9:16, 1:1).
 _FRAME_SIZES: dict[str, tuple[int, int]] = dict(zip(ASPECT_RATIOS, ((128, 72), (72, 128), (96, 96))))
-_REPO_MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "media"
+MEDIA_PACKAGE = "civitai_mock.media"
 
 
 def frame_size(aspect_ratio: str) -> tuple[int, int]:
@@ -29,16 +28,14 @@ def media_name(aspect_ratio: str, seconds: int, audio: bool) -> str:
 
 
 @lru_cache(maxsize=None)
+def media_bytes(name: str) -> bytes:
+    """The bytes of one shipped media file (read once, then cached)."""
+    source = resources.files(MEDIA_PACKAGE).joinpath(name)
+    if not source.is_file():
+        raise KeyError(f"no media file {name} in {MEDIA_PACKAGE}")
+    return source.read_bytes()
+
+
 def video_bytes(aspect_ratio: str, seconds: int, audio: bool) -> bytes:
     """The MP4 bytes for a clip of ``seconds`` in ``aspect_ratio`` (with an audio track if ``audio``)."""
-    name = media_name(aspect_ratio, seconds, audio)
-    try:
-        source = resources.files("civitai_mock_media").joinpath(name)
-        if source.is_file():
-            return source.read_bytes()
-    except ModuleNotFoundError:
-        pass
-    path = _REPO_MEDIA / name
-    if not path.is_file():
-        raise KeyError(f"no media file {name} for {aspect_ratio}, {seconds} s, audio={audio}")
-    return path.read_bytes()
+    return media_bytes(media_name(aspect_ratio, seconds, audio))

@@ -1,21 +1,31 @@
-"""Blob endpoints: GetBlob (308 to a fresh signed URL), HeadBlob, RefreshBlob, and the signed content."""
+"""Blob endpoints: GetBlob (308 to a fresh signed URL), HeadBlob, RefreshBlob, and the signed content.
+
+Signed URLs live on the same path as GetBlob, as the real ones do (``/v2/consumer/blobs/{blobId}``):
+with a ``sig`` query parameter the request is a content fetch (no bearer token; 403 when expired or
+tampered); without one it is the authenticated GetBlob.
+"""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import quote, urlencode
 
+from civitai_mock.contracts import paths
+from civitai_mock.contracts.workflow import NSFW_LEVELS
+from civitai_mock.mock_server.engine.media import CONTENT_TYPE, video_bytes
+from civitai_mock.mock_server.engine.service import BlobRefused, NotFound
+from civitai_mock.mock_server.server.http_io import (
+    HttpProblem,
+    JSONResponse,
+    base_url,
+    fake_of,
+    query_bool,
+    query_choice,
+    tenant,
+)
+from civitai_mock.mock_server.server.routes import resource
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-
-from contracts.workflow import NSFW_LEVELS
-from mock_server.engine.blobs import CONTENT_PATH
-from mock_server.engine.service import NotFound
-from mock_server.engine.updates import find_blob
-from mock_server.http_io import JSONResponse, HttpProblem, fake_of, query_bool, query_choice, tenant
-from mock_server.media import CONTENT_TYPE, video_bytes
-from mock_server.routes import resource
-from mock_server.routes.workflows import base_url
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f\"\\]")
@@ -26,40 +36,45 @@ def safe_filename(name: str) -> str:
     return _UNSAFE_FILENAME.sub("", name.replace("\\", "/").rsplit("/", 1)[-1]).strip() or "video.mp4"
 
 
+async def blob(request: Request) -> Response:
+    """A signed content fetch (``sig`` present) or GetBlob / HeadBlob (bearer token)."""
+    if paths.SIGNATURE_PARAM in request.query_params:
+        return await blob_content(request)
+    if request.method == "HEAD":
+        return await head_blob(request)
+    return await get_blob(request)
+
+
 async def get_blob(request: Request) -> Response:
     """GetBlob: 308 to a freshly signed content URL (``filename`` / ``download`` set Content-Disposition)."""
     token = tenant(request)
-    fake = fake_of(request)
-    record, step = find_blob(fake.engine, token, request.path_params["blobId"])
-    workflow_id = request.query_params.get("workflowId")
-    if workflow_id and workflow_id != record.id:
-        raise NotFound(f"Blob '{step.blob_id}' does not belong to workflow '{workflow_id}'.")
+    engine = fake_of(request).engine
+    info = engine.blob(token, request.path_params["blobId"])
+    wanted = request.query_params.get("workflowId")
+    if wanted and wanted != info.workflow_id:
+        raise NotFound(f"Blob '{info.blob_id}' does not belong to workflow '{wanted}'.")
     max_level = query_choice(request, "nsfwLevel", NSFW_LEVELS, "")
-    if max_level and NSFW_LEVELS.index(step.nsfw_level) > NSFW_LEVELS.index(max_level):
-        raise HttpProblem(403, f"The blob's NSFW level ({step.nsfw_level}) exceeds the requested maximum ({max_level}).")
-    signed = fake.engine.signer.sign(base_url(request), step.blob_id, token, fake.engine.now())
+    if max_level and NSFW_LEVELS.index(info.nsfw_level) > NSFW_LEVELS.index(max_level):
+        raise HttpProblem(403, f"The blob's NSFW level ({info.nsfw_level}) exceeds the requested maximum ({max_level}).")
+    url = engine.sign_blob(token, info.blob_id, base_url(request))
     extra = {}
     if request.query_params.get("filename"):
         extra["filename"] = safe_filename(request.query_params["filename"])
     if query_bool(request, "download"):
         extra["download"] = "true"
-    url = signed.url + ("&" + urlencode(extra) if extra else "")
-    return RedirectResponse(url, status_code=308)
+    return RedirectResponse(url + ("&" + urlencode(extra) if extra else ""), status_code=308)
 
 
 async def head_blob(request: Request) -> Response:
     """HeadBlob: 204 when the blob exists and is available to this tenant, 404 otherwise."""
-    token = tenant(request)
-    find_blob(fake_of(request).engine, token, request.path_params["blobId"])
+    fake_of(request).engine.blob(tenant(request), request.path_params["blobId"])
     return Response(status_code=204)
 
 
 async def refresh_blob(request: Request) -> Response:
     """RefreshBlob: the Blob with a fresh signed URL."""
     token = tenant(request)
-    fake = fake_of(request)
-    record, step = find_blob(fake.engine, token, request.path_params["blobId"])
-    return JSONResponse(fake.engine.render.blob(record, step, fake.engine.now(), base_url(request)))
+    return JSONResponse(fake_of(request).engine.blob_view(token, request.path_params["blobId"], base_url(request)))
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -82,19 +97,14 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 async def blob_content(request: Request) -> Response:
     """The video bytes behind a signed URL: no bearer token, 403 when expired or tampered, Range supported."""
-    fake = fake_of(request)
     blob_id = request.path_params["blobId"]
     params = request.query_params
-    reason = fake.engine.signer.check(blob_id, params.get("tenant", ""), params.get("expires", ""),
-                                      params.get("signature", ""), fake.engine.now())
-    if reason is not None:
-        raise HttpProblem(403, reason)
-    owner = fake.engine.store.blob_owner(blob_id)
-    record = fake.engine.store.get(*owner) if owner else None
-    step = next((s for s in record.steps if s.blob_id == blob_id), None) if record else None
-    if step is None:
-        raise NotFound(f"Blob '{blob_id}' was not found.")
-    data = video_bytes(step.aspect_ratio, step.seconds, step.audio)
+    try:
+        info = fake_of(request).engine.signed_content(blob_id, params.get("tenant", ""), params.get("expires", ""),
+                                                      params.get(paths.SIGNATURE_PARAM, ""))
+    except BlobRefused as refused:
+        raise HttpProblem(403, str(refused)) from None
+    data = video_bytes(info.aspect_ratio, info.seconds, info.audio)
     disposition = "attachment" if params.get("download") == "true" else "inline"
     filename = safe_filename(params.get("filename") or blob_id)
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=60",
@@ -110,7 +120,6 @@ async def blob_content(request: Request) -> Response:
 
 
 routes = [
-    resource("/v2/consumer/blobs/{blobId}", GET=get_blob, HEAD=head_blob),
-    resource("/v2/consumer/blobs/{blobId}/refresh", POST=refresh_blob),
-    resource(CONTENT_PATH + "/{blobId}", GET=blob_content, HEAD=blob_content),
+    resource(paths.BLOB, GET=blob, HEAD=blob),
+    resource(paths.BLOB_REFRESH, POST=refresh_blob),
 ]

@@ -7,8 +7,8 @@ import logging
 import sys
 from typing import Sequence
 
-from mock_server import __version__
-from mock_server.engine.blobs import DEFAULT_URL_TTL
+from civitai_mock.mock_server import __version__
+from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL
 
 DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SPEED, DEFAULT_DB = "127.0.0.1", 8400, 10.0, "civitai-mock.db"
 
@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 def verify(args: argparse.Namespace) -> int:
     """Run the drift probes and print the conformance table."""
     import httpx
-
-    from contracts.drift import table, verify as run
+    from civitai_mock.contracts.drift import table
+    from civitai_mock.contracts.drift import verify as run
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty() or done == total or done % 50 == 0:
@@ -85,8 +85,8 @@ def verify(args: argparse.Namespace) -> int:
 def lint(args: argparse.Namespace) -> int:
     """Fetch a running fake's logs and print the linter's report."""
     import httpx
-
-    from contracts.rules import lint as judge, report
+    from civitai_mock.contracts.rules import lint as judge
+    from civitai_mock.contracts.rules import report
 
     params = {"token": args.token} if args.token else {}
     with httpx.Client(base_url=args.base_url, timeout=30) as http:
@@ -100,9 +100,8 @@ def lint(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     """Run uvicorn with the fake until interrupted."""
     import uvicorn
-
-    from mock_server.app import create_app
-    from mock_server.fake import Fake, FakeConfig
+    from civitai_mock.mock_server.server.app import create_app
+    from civitai_mock.mock_server.server.fake import Fake, FakeConfig
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     tokens = frozenset(t.strip() for t in args.tokens.split(",") if t.strip()) if args.tokens else None

@@ -4,41 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from typing import Any
 from urllib.parse import parse_qsl
 
+from civitai_mock.contracts.paths import CONTROL_PREFIX, fault_target
+from civitai_mock.mock_server.server.http_io import BODY, SEEN, bearer_token
+from civitai_mock.mock_server.server.problems import problem_body
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from mock_server.http_io import BODY, SEEN
-from mock_server.problems import problem_body
 
 log = logging.getLogger("civitai_mock.requests")
 #: Request bodies larger than this are logged as their size only.
 LOGGED_BODY_LIMIT = 64_000
-_SUBMIT = re.compile(r"^/v2/consumer/(workflows|recipes/[^/]+)/?$")
-_GET = re.compile(r"^/v2/consumer/workflows/[^/]+/?$")
 _KEPT_HEADERS = ("content-type", "retry-after", "location")
 
 
 def _token(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() or None if scheme.lower() == "bearer" else None
+            return bearer_token(value.decode("latin-1"))
     return None
-
-
-def fault_target(method: str, path: str) -> str | None:
-    """Which fault target a consumer request is: ``submit``, ``get`` or ``other`` (None for non-consumer)."""
-    if not path.startswith("/v2/consumer/"):
-        return None
-    if method == "POST" and _SUBMIT.match(path):
-        return "submit"
-    if method == "GET" and _GET.match(path):
-        return "get"
-    return "other"
 
 
 class FakeMiddleware:
@@ -87,7 +72,7 @@ class FakeMiddleware:
             await self._answer_fault(fault.status, fault.retry_after, recording_send)
         else:
             await self.app(scope, recording_receive, recording_send)
-        if fake is None or path.startswith("/_mock"):
+        if fake is None or path.startswith(CONTROL_PREFIX):
             return
         body: Any = scope.get(BODY)
         if body is None and size:

@@ -1,16 +1,16 @@
-"""One running fake: clock, store, engine and webhook dispatcher, wired together."""
+"""One running fake: clock, store, engine and webhook sender, wired together."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from mock_server.clock import SystemClock, VirtualClock
-from mock_server.engine.blobs import DEFAULT_URL_TTL
-from mock_server.engine.service import Engine, EngineConfig
-from mock_server.engine.store import MemoryStore, Store
-from mock_server.engine.delivery import WebhookDispatcher
+from civitai_mock.mock_server.clock import SystemClock, VirtualClock
+from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL
+from civitai_mock.mock_server.engine.service import Engine, EngineConfig
+from civitai_mock.mock_server.engine.sqlite_store import SqliteStore
+from civitai_mock.mock_server.engine.store import MemoryStore, Store
+from civitai_mock.mock_server.server.sender import WebhookSender
 
 #: Largest request body accepted (Kestrel's default limit, which the real service runs behind).
 MAX_BODY_BYTES = 30_000_000
@@ -33,43 +33,28 @@ class FakeConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     webhook_attempts: int = 8
     webhook_timeout: float = 5.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Fake:
-    """Clock + engine + webhooks. A virtual clock (``speed=None``) moves only when advanced."""
+    """Clock + engine + webhook sender. A virtual clock (``speed=None``) moves only when advanced."""
 
     def __init__(self, config: FakeConfig | None = None, store: Store | None = None):
         self.config = config or FakeConfig()
         cfg = self.config
-        if store is None and cfg.db_path:
-            from mock_server.engine.sqlite_store import SqliteStore
-
-            store = SqliteStore(cfg.db_path)
-        self.store = store if store is not None else MemoryStore()
-        self.clock: VirtualClock | SystemClock = VirtualClock() if cfg.speed is None else SystemClock(
-            cfg.speed, start=self._persisted_clock())
-        self.engine = Engine(self.clock, self.store, EngineConfig(
+        if store is None:
+            store = SqliteStore(cfg.db_path) if cfg.db_path else MemoryStore()
+        clock: VirtualClock | SystemClock = VirtualClock() if cfg.speed is None else SystemClock(cfg.speed)
+        self.clock = clock
+        self.engine = Engine(clock, store, EngineConfig(
             seed=cfg.seed, url_ttl=cfg.url_ttl, allow_http_callbacks=cfg.allow_http_callbacks,
-            public_url=cfg.public_url, balances=cfg.balances))
-        self._persist_balances()
-        self.webhooks = WebhookDispatcher(self.engine, max_attempts=cfg.webhook_attempts,
-                                          attempt_timeout=cfg.webhook_timeout)
+            public_url=cfg.public_url, balances=cfg.balances, webhook_attempts=cfg.webhook_attempts))
+        if isinstance(clock, SystemClock):
+            clock.resume_from(self.engine.remembered_clock())
+        self.webhooks = WebhookSender(self.engine, timeout=cfg.webhook_timeout, blocking=self.virtual)
+        if isinstance(clock, VirtualClock):
+            clock.subscribe(self.webhooks.next_due, self.webhooks.tick)
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-
-    def _persisted_clock(self) -> float | None:
-        getter = getattr(self.store, "get_meta", None)
-        value = getter("clock") if getter else None
-        return float(value) if value else None
-
-    def _persist_balances(self) -> None:
-        saver = getattr(self.store, "save_balances", None)
-        if saver is None:
-            return
-        for tenant, balances in self.store.balances():  # type: ignore[attr-defined]
-            self.engine.accounts.load(tenant, balances)
-        self.engine.accounts._on_change = saver
 
     @property
     def virtual(self) -> bool:
@@ -83,9 +68,11 @@ class Fake:
         return self.clock.advance(seconds)
 
     def reset(self) -> None:
-        """Back to a blank state with the same configuration."""
-        self.webhooks.clear()
+        """Back to a blank state with the same configuration: state, request log and webhook inbox."""
+        self.webhooks.cancel_all()
         self.engine.reset()
+        self.engine.requests.clear()
+        self.engine.webhooks.clear_inbox()
 
     def start(self) -> None:
         """With a system clock, start applying due events and delivering webhooks in the background."""
@@ -96,20 +83,20 @@ class Fake:
         self._ticker.start()
 
     def _tick_forever(self) -> None:
-        saver = getattr(self.store, "set_meta", None)
         saved = 0.0
         while not self._stop.wait(TICK_SECONDS):
             now = self.clock.now()
             self.engine.settle(now)
             self.webhooks.tick(now)
-            if saver is not None and now - saved >= 1.0:
-                saver("clock", repr(now))  # a restart never moves the clock back
+            if now - saved >= 1.0:
+                self.engine.remember_clock(now)
                 saved = now
 
     def stop(self) -> None:
-        """Stop background work and close the webhook client."""
+        """Stop background work, close the webhook clients and the store."""
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=5)
             self._ticker = None
         self.webhooks.close()
+        self.engine.store.close()

@@ -8,15 +8,19 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import anyio
+from civitai_mock.contracts.outcomes import DIRECTIVES, Outcome, OutcomeError
+from civitai_mock.contracts.validation import ContractViolation
+from civitai_mock.mock_server.engine.faults import Fault, FaultError, RateLimit
+from civitai_mock.mock_server.engine.views import iso
+from civitai_mock.mock_server.server.http_io import (
+    HttpProblem,
+    JSONResponse,
+    fake_of,
+    json_body,
+)
+from civitai_mock.mock_server.server.routes import resource
 from starlette.requests import Request
 from starlette.responses import Response
-
-from contracts.validation import ContractViolation
-from mock_server.engine.faults import Fault, FaultError, RateLimit
-from mock_server.engine.outcomes import DIRECTIVES, Outcome, OutcomeError
-from mock_server.engine.views import iso
-from mock_server.http_io import JSONResponse, HttpProblem, fake_of, json_body
-from mock_server.routes import resource
 
 INDEX = {
     "POST /_mock/reset": "forget every workflow, balance, outcome, fault, logged request and webhook",
@@ -59,7 +63,7 @@ async def index(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     """Forget all state."""
-    fake_of(request).reset()
+    await anyio.to_thread.run_sync(fake_of(request).reset)
     return Response(status_code=204)
 
 
@@ -87,7 +91,7 @@ async def requests_log(request: Request) -> Response:
     """The request log; DELETE clears it."""
     fake = fake_of(request)
     if request.method == "DELETE":
-        fake.engine.requests.clear()
+        fake.engine.requests.clear(request.query_params.get("token"))
         return Response(status_code=204)
     entries = fake.engine.requests.entries(request.query_params.get("token"))
     return JSONResponse({"items": [e.to_json() for e in entries]})

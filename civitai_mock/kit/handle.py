@@ -1,4 +1,4 @@
-"""The test kit: a handle on a fake with in-process clients, clock, inbox, request log and controls.
+"""The test handle: a fake with in-process clients, its clock, inbox, request log and controls.
 
 Used by the pytest plugin (``civitai_mock``, ``civitai_mock_server``) and directly::
 
@@ -10,52 +10,24 @@ Used by the pytest plugin (``civitai_mock``, ``civitai_mock_server``) and direct
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from typing import Any, Iterator
 
-import anyio.from_thread
 import httpx
 
-from mock_server.app import create_app
-from mock_server.engine.faults import Fault
-from mock_server.engine.outcomes import Outcome
-from mock_server.engine.requestlog import RequestEntry
-from mock_server.fake import Fake, FakeConfig
+from civitai_mock.contracts.outcomes import Outcome
+from civitai_mock.contracts.rules import Violation, assert_conforms, lint
+from civitai_mock.kit.transport import SyncASGITransport
+from civitai_mock.mock_server.clock import SystemClock, VirtualClock
+from civitai_mock.mock_server.engine.faults import Fault
+from civitai_mock.mock_server.engine.requestlog import RequestEntry
+from civitai_mock.mock_server.engine.service import Engine
+from civitai_mock.mock_server.engine.webhooks import WebhookBook
+from civitai_mock.mock_server.server.app import create_app
+from civitai_mock.mock_server.server.fake import Fake, FakeConfig
 
 #: The real service's base URL; the in-process clients use it so URLs look exactly as in production.
 REAL_BASE_URL = "https://orchestration.civitai.com"
 DEFAULT_TOKEN = "test-token"
-
-
-class SyncASGITransport(httpx.BaseTransport):
-    """Lets a plain ``httpx.Client`` (or respx) call an ASGI app in-process, from sync or async code."""
-
-    def __init__(self, app: Any):
-        self._transport = httpx.ASGITransport(app)
-        self._portal_cm = anyio.from_thread.start_blocking_portal()
-        self._portal = self._portal_cm.__enter__()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Run the request through the app on a private event loop and return the full response."""
-        content = request.read()
-
-        async def call() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-            forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=content)
-            response = await self._transport.handle_async_request(forwarded)
-            body = await response.aread()
-            return response.status_code, response.headers.raw, body
-
-        status, headers, body = self._portal.call(call)
-        return httpx.Response(status, headers=headers, content=body, request=request)
-
-    def close(self) -> None:
-        """Nothing: clients sharing this transport may close freely; ``shutdown`` stops the loop."""
-
-    def shutdown(self) -> None:
-        """Stop the private event loop (when the handle closes)."""
-        self._portal_cm.__exit__(None, None, None)
 
 
 class CivitaiMock:
@@ -76,6 +48,11 @@ class CivitaiMock:
     def headers(self) -> dict[str, str]:
         """The Authorization header for this handle's token."""
         return {"Authorization": f"Bearer {self.token}"}
+
+    def use_token(self, token: str) -> None:
+        """Make ``token`` this handle's tenant (its ``client`` sends it from now on)."""
+        self.token = token
+        self.client.headers["Authorization"] = f"Bearer {token}"
 
     def async_client(self, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` bound to the app in-process (close it, or use ``async with``)."""
@@ -101,10 +78,10 @@ class CivitaiMock:
             router.route().pass_through()
             yield router
 
-    # --- time, state, controls -------------------------------------------------------------
+    # --- time and state --------------------------------------------------------------------
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> VirtualClock | SystemClock:
         """The fake's clock (a ``VirtualClock`` unless built with a speed)."""
         return self.fake.clock
 
@@ -113,23 +90,25 @@ class CivitaiMock:
         return self.fake.advance(seconds)
 
     @property
-    def engine(self) -> Any:
-        """The engine (plain Python, no HTTP)."""
+    def engine(self) -> Engine:
+        """The engine (plain Python, no HTTP): the one owner of the fake's state."""
         return self.fake.engine
 
     @property
-    def webhooks(self) -> Any:
-        """The webhook dispatcher: ``inbox()``, ``deliveries()``, ``route(prefix, asgi_app)``."""
-        return self.fake.webhooks
+    def webhooks(self) -> WebhookBook:
+        """The webhook book: ``inbox()``, ``deliveries()``, ``pending()``, ``route(prefix, asgi_app)``."""
+        return self.fake.engine.webhooks
 
     @property
     def requests(self) -> list[RequestEntry]:
         """Every request this handle's token made, in order."""
         return self.fake.engine.requests.entries(self.token)
 
+    # --- controls --------------------------------------------------------------------------
+
     def queue_outcome(self, kind: str = "fail", reason: str | None = None, token: str | None = None,
                       **fields: Any) -> None:
-        """Make the next submitted step end this way (``kind``: succeed, fail, block, expire)."""
+        """Make the next submitted step end this way (``kind``: succeed, fail, block, expire, cancel)."""
         outcome = Outcome.from_json({"kind": kind, **({"reason": reason} if reason else {}), **fields})
         self.fake.engine.outcomes.push(token or self.token, [outcome])
 
@@ -145,31 +124,40 @@ class CivitaiMock:
         """Set Buzz balances (``blue=…, green=…, yellow=…``) of a tenant."""
         return self.fake.engine.accounts.set_balances(token or self.token, balances)
 
+    def expire_next_urls(self, count: int = 1) -> None:
+        """The next ``count`` signed blob URLs the fake hands out are already expired."""
+        self.fake.engine.expire_next_urls(count)
+
+    def duplicate_next_webhooks(self, count: int = 1) -> None:
+        """Each of the next ``count`` acknowledged webhook events is delivered a second time."""
+        self.fake.engine.webhooks.duplicate_next(count)
+
     def configure(self, seed: int | None = None, url_ttl: float | None = None,
                   balances: dict[str, int] | None = None) -> None:
         """Change the fake's seed, URL lifetime or default balances (takes effect at the next reset)."""
-        engine = self.fake.engine
-        if seed is not None:
-            engine.config.seed = seed
-        if url_ttl is not None:
-            engine.signer.ttl = url_ttl
-        if balances is not None:
-            engine.accounts.defaults = dict(balances)
+        self.fake.engine.configure(seed=seed, url_ttl=url_ttl, balances=balances)
 
     def reset(self) -> None:
-        """Forget everything (workflows, balances, outcomes, faults, requests, webhooks); time restarts."""
+        """Forget everything (workflows, balances, outcomes, faults, routes, requests, webhooks); time restarts."""
         self.fake.reset()
 
-    def lint(self, token: str | None = None) -> list[Any]:
-        """Client-contract violations found in this tenant's traffic (see ``contracts.rules``)."""
-        from contracts.rules import lint_fake
+    def clear_log(self, token: str | None = None) -> None:
+        """Forget the logged requests (of one tenant, or everyone's); state stays."""
+        self.fake.engine.requests.clear(token)
 
-        return lint_fake(self.fake, token or self.token)
+    def clear_inbox(self, token: str | None = None) -> None:
+        """Forget the recorded webhook attempts (of one tenant, or everyone's); routes stay."""
+        self.fake.engine.webhooks.clear_inbox(token)
+
+    # --- judging the client ----------------------------------------------------------------
+
+    def lint(self, token: str | None = None) -> list[Violation]:
+        """Client-contract violations found in this handle's tenant's traffic (see ``contracts.rules``)."""
+        tenant = token or self.token
+        return lint(self.fake.engine.requests.entries(tenant), self.fake.engine.webhooks.inbox(tenant))
 
     def assert_client_conforms(self, token: str | None = None) -> None:
         """Fail with a readable report when the client broke a documented rule."""
-        from contracts.rules import assert_conforms
-
         assert_conforms(self.lint(token))
 
     def close(self) -> None:
@@ -187,41 +175,3 @@ def civitai_fake(token: str = DEFAULT_TOKEN, **config: Any) -> Iterator[CivitaiM
         yield mock
     finally:
         mock.close()
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    """The same app served by uvicorn in a background thread on 127.0.0.1."""
-
-    def __init__(self, mock: CivitaiMock, port: int | None = None):
-        import uvicorn
-
-        self.mock = mock
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        mock.fake.engine.config.public_url = self.url
-        config = uvicorn.Config(mock.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="civitai-mock-server", daemon=True)
-
-    def start(self, timeout: float = 5.0) -> "LiveServer":
-        """Start serving; return once the port accepts connections."""
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"civitai-mock server did not start on {self.url}")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout=5)

@@ -37,6 +37,11 @@ class BackgroundLoop:
                 ready.wait()
             return self._loop
 
+    @property
+    def running(self) -> bool:
+        """True once the loop was started (and until it is closed)."""
+        return self._loop is not None and not self._loop.is_closed()
+
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule a coroutine; return a future (fire and forget, or ``.result()`` to wait)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)

@@ -1,0 +1,102 @@
+"""Turning a validated submission into a stored workflow: outcomes, ids, plans. Pure functions, no lock."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from typing import Any
+
+from civitai_mock.contracts.outcomes import Outcome, OutcomeError, parse_directives
+from civitai_mock.contracts.timespan import (
+    DEFAULT_STEP_TIMEOUT_SECONDS,
+    format_timespan,
+    parse_timespan,
+)
+from civitai_mock.contracts.validation import ContractViolation, Submission
+from civitai_mock.mock_server.engine import lifecycle
+from civitai_mock.mock_server.engine.ids import IdFactory
+from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def check_callbacks(submission: Submission, allow_http: bool) -> None:
+    """Callback URLs must be https (plain http to loopback hosts when the fake allows it)."""
+    errors: dict[str, list[str]] = {}
+    for index, callback in enumerate(submission.template.callbacks or []):
+        host = callback.url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+        if callback.url.startswith("https://"):
+            continue
+        if allow_http and (host in LOOPBACK_HOSTS or host.startswith("127.")):
+            continue
+        errors[f"callbacks[{index}].url"] = [
+            "Callback URLs must use https (plain http is accepted for loopback hosts only when the fake "
+            "runs locally with --allow-http-callbacks)"]
+    if errors:
+        raise ContractViolation(errors)
+
+
+def forced_outcomes(submission: Submission) -> list[Outcome | None]:
+    """The outcome each step's prompt directives force (None where there are none); 400 for bad ones."""
+    found: list[Outcome | None] = []
+    for index, step in enumerate(submission.steps):
+        try:
+            found.append(parse_directives(step.input.prompt))
+        except OutcomeError as exc:
+            raise ContractViolation({f"steps[{index}].input.prompt": [str(exc)]}) from None
+    return found
+
+
+def takes_queued(forced: Outcome | None) -> bool:
+    """A step takes the next queued outcome unless its prompt forces an ending of its own."""
+    return forced is None or forced.kind == "succeed"
+
+
+def combine(forced: Outcome | None, queued: Outcome | None) -> Outcome:
+    """A queued ending, refined by the prompt's timing / content directives."""
+    if queued is not None and forced is not None:
+        queued = replace(queued, runtime=forced.runtime if forced.runtime is not None else queued.runtime,
+                         nsfw_level=forced.nsfw_level or queued.nsfw_level)
+    return queued or forced or Outcome()
+
+
+def step_timeout(template_timeout: str | None) -> float:
+    """Seconds a step may run: its ``timeout`` or the default."""
+    return parse_timespan(template_timeout) if template_timeout else DEFAULT_STEP_TIMEOUT_SECONDS
+
+
+def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], order: list[str],
+                 transactions: list[dict[str, Any]], now: float, ids: IdFactory,
+                 rng: random.Random) -> WorkflowRecord:
+    """A new workflow record with a drawn plan for every step."""
+    template = submission.template
+    steps = []
+    for index, (step, outcome) in enumerate(zip(submission.steps, outcomes)):
+        timeout = step_timeout(step.template.timeout)
+        steps.append(StepRecord(
+            name=step.template.name or f"${index}", input=step.input.to_json(),
+            priority=step.template.priority or "normal", timeout=format_timespan(timeout),
+            retries=step.template.retries, metadata=step.template.metadata or {},
+            job_id=ids.uuid(), blob_id=ids.blob_id(), nsfw_level=outcome.nsfw_level or "pg",
+            outcome=outcome.to_json(), plan=lifecycle.plan_step(step.input, outcome, now, timeout, rng),
+            _parsed=step.input,
+        ))
+    return WorkflowRecord(
+        id=ids.workflow_id(now), tenant=tenant, seq=0, created=now, steps=steps, transactions=transactions,
+        metadata=template.metadata or {}, tags=template.tags or [], arguments=template.arguments or {},
+        callbacks=[c.to_json() for c in template.callbacks or []],
+        tips={"civitai": template.tips.civitai, "creators": template.tips.creators} if template.tips
+        else {"civitai": 0, "creators": 0},
+        experimental=template.experimental, allow_mature_content=template.allow_mature_content,
+        upgrade_mode=template.upgrade_mode or "manual", currencies=order,
+        ephemeral=template.ephemeral, external_id=template.external_id,
+    )
+
+
+def replan(record: WorkflowRecord, index: int, rng: random.Random) -> None:
+    """Draw a new ending for step ``index`` after its input changed (queue times stay)."""
+    step = record.steps[index]
+    outcome = Outcome.from_json(step.outcome) if step.outcome else Outcome()
+    step.plan = lifecycle.replan_step(step.plan, step.video_input(), outcome, record.created,
+                                      parse_timespan(step.timeout), rng)
+    record.plans_changed()

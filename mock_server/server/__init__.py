@@ -1,0 +1,1 @@
+"""The HTTP layer: Starlette app, routes, middleware, the webhook sender, the CLI."""
