@@ -176,3 +176,15 @@ def test_concurrent_changes_keep_buzz_exact_and_statuses_monotonic() -> None:
         for statuses in seen.values():  # never backwards: ranks only grow until a terminal status
             live = [rank[s] for s in statuses if s in rank]
             assert live == sorted(live), statuses
+
+
+def test_signed_blob_fetches_are_attributed_to_the_owning_tenant(civitai_mock: CivitaiMock) -> None:
+    created = civitai_mock.client.post(SUBMIT, params={"wait": 0}, json=v3()).json()
+    civitai_mock.advance(3600)
+    url = civitai_mock.client.get(f"{SUBMIT}/{created['id']}").json()["steps"][0]["output"]["video"]["url"]
+    with civitai_mock.sync_client() as anonymous:
+        anonymous.headers.pop("Authorization")
+        assert anonymous.get(url).status_code == 200  # no bearer token at all
+    fetches = [e for e in civitai_mock.engine.requests.entries() if "sig" in e.query]
+    assert [e.tenant for e in fetches] == [civitai_mock.token]
+    assert any("sig" in e.query for e in civitai_mock.requests)  # the handle's own log view includes it

@@ -115,6 +115,11 @@ class Accounts:
                 balances[charge.account] += charge.amount
             self._changed(tenant)
 
+    def tenants(self) -> list[str]:
+        """Every tenant that has balances."""
+        with self._state.reading():
+            return list(self._balances)
+
     def load(self, tenant: str, balances: dict[str, int]) -> None:
         """Restore a tenant's balances from storage."""
         with self._state.changing():

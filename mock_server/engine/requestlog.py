@@ -54,6 +54,11 @@ class RequestLog:
         with self._state.reading():
             return [e for e in self._entries if tenant is None or e.tenant == tenant]
 
+    def tenants(self) -> list[str]:
+        """Tenants that made logged requests, in first-seen order."""
+        with self._state.reading():
+            return list(dict.fromkeys(e.tenant for e in self._entries if e.tenant))
+
     def clear(self, tenant: str | None = None) -> None:
         """Forget every entry (or one tenant's)."""
         with self._state.changing():

@@ -25,7 +25,7 @@ from civitai_mock.mock_server.clock import Clock, VirtualClock
 from civitai_mock.mock_server.engine import submission as build
 from civitai_mock.mock_server.engine import updates
 from civitai_mock.mock_server.engine.accounts import Accounts, Charge, charging_order
-from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL, BlobSigner
+from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL, BlobSigner, tenant_key
 from civitai_mock.mock_server.engine.faults import Faults
 from civitai_mock.mock_server.engine.ids import IdFactory
 from civitai_mock.mock_server.engine.outcomes import OutcomeQueues
@@ -103,6 +103,7 @@ class Engine:
             self.state, self.store, lambda r, e, detailed: self.render.event(r, e, detailed, self.config.public_url),
             max_attempts=self.config.webhook_attempts, backoff=self.config.webhook_backoff)
         self._heap: list[tuple[float, int, str, str]] = []
+        self._tenant_keys: dict[str, str] = {tenant_key(t): t for t in self.store.tenants()}
         self._reseed()
         for record in self.store.unfinished():
             self._schedule(record)
@@ -209,6 +210,7 @@ class Engine:
                 self.accounts.credit(tenant, charges)  # nothing stored: nothing charged
                 raise
             self.outcomes.drop(tenant, len(queued))
+            self._tenant_keys[tenant_key(tenant)] = tenant
             self._schedule(record)
             return record.id
 
@@ -463,6 +465,17 @@ class Engine:
         """The persisted clock high-water mark, if any."""
         value = self.store.get_meta("clock")
         return float(value) if value else None
+
+    def tenant_of_url(self, key: str | None) -> str | None:
+        """The tenant a signed blob URL's ``tenant`` parameter names (URLs never carry the token itself)."""
+        with self.state.reading():
+            return self._tenant_keys.get(key or "")
+
+    def tenants(self) -> list[str]:
+        """Every tenant the fake knows: with workflows, balances or logged requests, in first-seen order."""
+        with self.state.reading():
+            seen = [*self.store.tenants(), *self.accounts.tenants(), *self.requests.tenants()]
+            return list(dict.fromkeys(t for t in seen if t))
 
     def expire_next_urls(self, count: int) -> None:
         """Make the next ``count`` signed URLs expire the moment they are issued (timeline testing)."""

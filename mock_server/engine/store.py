@@ -41,6 +41,9 @@ class Store(Protocol):
     def next_seq(self) -> int:
         """A sequence number larger than any used so far."""
 
+    def tenants(self) -> list[str]:
+        """Every tenant with a stored workflow."""
+
     def last_seq(self) -> int:
         """The largest sequence number used so far (0 when empty)."""
 
@@ -100,6 +103,10 @@ class MemoryStore:
     def last_seq(self) -> int:
         """The largest sequence number used so far (0 when empty)."""
         return self._seq
+
+    def tenants(self) -> list[str]:
+        """Every tenant with a stored workflow."""
+        return list(self._order)
 
     def add(self, record: WorkflowRecord) -> None:
         """Keep a new workflow."""

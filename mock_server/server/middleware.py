@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
-from civitai_mock.contracts.paths import CONTROL_PREFIX, fault_target
+from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
 from civitai_mock.mock_server.server.http_io import BODY, SEEN, bearer_token
 from civitai_mock.mock_server.server.problems import problem_body
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -85,6 +85,8 @@ class FakeMiddleware:
             else:
                 body = {"$size": size}
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        if SIGNATURE_PARAM in query and BLOB_PATH.match(path):  # a signed URL names its tenant, not a token
+            token = fake.engine.tenant_of_url(query.get("tenant")) or token
         fake.engine.requests.add(
             at=fake.clock.now(), wall=time.time(), tenant=token, method=method, path=path, query=query,
             status=status_holder["status"], body=body, headers=status_holder["headers"],
