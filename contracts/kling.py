@@ -13,8 +13,10 @@ import re
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlparse
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from civitai_mock.contracts.casing import any_case
 
 # --- enums, ranges and defaults -------------------------------------------------------------
 
@@ -121,21 +123,24 @@ def _http_url(value: str) -> str:
     return value
 
 
-def _lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
-
-
 SourceImage = Annotated[str, AfterValidator(_source_image)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
-ModeField = Annotated[Mode, BeforeValidator(_lower)]
+ModeField = any_case(Mode)
+ModelField = any_case(KlingModelName)
+OperationField = any_case(Operation)
 CameraAxis = Annotated[float | None, Field(ge=CAMERA_AXIS_MIN, le=CAMERA_AXIS_MAX)]
 
 
 class ContractModel(BaseModel):
-    """Base for request models: camelCase JSON names, strict JSON types, unknown fields refused."""
+    """Base for request models: camelCase JSON names, strict JSON types, unknown fields ignored.
+
+    The service (.NET) ignores JSON properties it does not know (Civitai's own web app sends ``seed``,
+    ``quantity`` and ``enablePromptEnhancer`` with every Kling input); the linter reports them as an
+    advisory instead.
+    """
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True
     )
 
     def to_json(self) -> dict[str, Any]:
@@ -165,7 +170,7 @@ class KlingInput(ContractModel):
 
     engine: KlingEngine
     prompt: str
-    model: KlingModelName
+    model: ModelField
     negative_prompt: str | None = None
     mode: ModeField = DEFAULT_MODE
     aspect_ratio: AspectRatio = DEFAULT_ASPECT_RATIO
@@ -206,7 +211,7 @@ class KlingV3Input(ContractModel):
 
     engine: KlingV3Engine
     prompt: str
-    operation: Operation = DEFAULT_OPERATION
+    operation: OperationField = DEFAULT_OPERATION
     mode: ModeField = DEFAULT_MODE
     duration: Annotated[int, Field(ge=V3_DURATION_MIN, le=V3_DURATION_MAX)] = V3_DEFAULT_DURATION
     aspect_ratio: AspectRatio = DEFAULT_ASPECT_RATIO

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from civitai_mock.contracts.casing import any_case
 from civitai_mock.contracts.kling import ContractModel, HttpUrl
 from civitai_mock.contracts.timespan import parse_timespan
 from civitai_mock.contracts.workflow import (
@@ -59,7 +60,7 @@ class StepTemplate(ContractModel):
 
     type_: Literal["videoGen"] = Field(alias="$type")
     name: Annotated[str, Field(min_length=1)] | None = None
-    priority: Priority | None = None
+    priority: any_case(Priority) | None = None  # type: ignore[valid-type]
     timeout: Annotated[str, AfterValidator(_timespan)] | None = None
     retries: Annotated[int, Field(ge=0)] | None = None
     metadata: dict[str, Any] | None = None
@@ -75,11 +76,11 @@ class WorkflowTemplate(ContractModel):
     callbacks: list[CallbackTemplate] | None = None
     tips: TipsTemplate | None = None
     arguments: dict[str, Any] | None = None
-    nsfw_level: NSFWLevel | None = None
-    download_priority: Priority | None = None
+    nsfw_level: any_case(NSFWLevel) | None = None  # type: ignore[valid-type]
+    download_priority: any_case(Priority) | None = None  # type: ignore[valid-type]
     experimental: bool | None = None
     allow_mature_content: bool | None = None
-    upgrade_mode: UpgradeMode | None = None
-    currencies: list[Currency] | None = None
+    upgrade_mode: any_case(UpgradeMode) | None = None  # type: ignore[valid-type]
+    currencies: list[any_case(Currency)] | None = None  # type: ignore[valid-type]
     ephemeral: bool | None = None
     external_id: Annotated[str, Field(min_length=1, max_length=EXTERNAL_ID_MAX, pattern=EXTERNAL_ID_PATTERN)] | None = None

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 from pydantic.alias_generators import to_camel
 
+from civitai_mock.contracts.casing import any_case
+
 # --- enums -----------------------------------------------------------------------------------
 
 WorkflowStatus = Literal[
@@ -27,6 +29,9 @@ Priority = Literal["high", "normal", "low"]
 PRIORITIES: tuple[str, ...] = get_args(Priority)
 NSFWLevel = Literal["pg", "pg13", "r", "x", "xxx", "na"]
 NSFW_LEVELS: tuple[str, ...] = get_args(NSFWLevel)
+#: Levels in rising order (``na``, not assessed, is outside the order), and the ones that are mature.
+NSFW_ORDER: tuple[str, ...] = NSFW_LEVELS[:5]
+MATURE_NSFW_LEVELS: frozenset[str] = frozenset(NSFW_ORDER[2:])
 Currency = Literal["yellow", "blue", "green", "fakeRed"]
 CURRENCIES: tuple[str, ...] = get_args(Currency)
 #: Documented default charging order when ``currencies`` is not set.
@@ -45,6 +50,17 @@ CALLBACK_EVENT_TYPES: tuple[str, ...] = tuple(
 )
 #: Documented job failure reasons (``reason`` on a failed job).
 FAILURE_REASONS: tuple[str, ...] = ("no_provider_available", "blocked", "timeout", "expired", "canceled")
+#: ``blockedReason`` when mature output could not be paid for in yellow (automatic upgrade).
+MATURE_CONTENT_BLOCK = "MatureContent"
+#: Human-readable ``output.errors`` of a failed step, per job reason (the real sample carries such prose).
+FAILURE_MESSAGES: dict[str, str] = {
+    "no_provider_available": "No provider is available to run this job with the given inputs. "
+                             "Try again later or change the inputs.",
+    "blocked": "The job was blocked by content moderation. Rework the prompt or the images.",
+    MATURE_CONTENT_BLOCK: "The output is mature content and there was not enough yellow Buzz to pay for it.",
+    "timeout": "The job did not finish within the step timeout.",
+    "": "The job failed. Submitting the same request again may work.",
+}
 
 #: Limits from the WorkflowTemplate schema.
 MAX_TAGS, MAX_TAG_LENGTH = 10, 200
@@ -102,13 +118,35 @@ class VideoBlob(Blob):
 
 
 class VideoGenOutput(ApiModel):
-    """Output of a videoGen step."""
+    """Output of a videoGen step (``errors`` lists human-readable messages when it failed)."""
 
     video: VideoBlob | None = None
     additional_videos: list[VideoBlob] | None = None
+    errors: list[str] | None = None
 
 
 # --- jobs, steps, workflows ------------------------------------------------------------------
+
+
+JobSupport = Literal["unsupported", "unavailable", "available"]
+
+
+class JobQueuePosition(ApiModel):
+    """Where a queued job stands (the official client's WorkflowStepJobQueuePosition)."""
+
+    support: JobSupport
+    preceding_jobs: int | None = None
+    start_at: Timestamp | None = None
+    complete_at: Timestamp | None = None
+
+
+class StepQueuePosition(ApiModel):
+    """Where a queued step stands (the schema's WorkflowStepQueuePosition)."""
+
+    support: JobSupport
+    preceding_jobs: int | None = None
+    estimated_start_at: Timestamp | None = None
+    estimated_complete_at: Timestamp | None = None
 
 
 class WorkflowStepJob(ApiModel):
@@ -120,7 +158,7 @@ class WorkflowStepJob(ApiModel):
     completed_at: Timestamp | None = None
     cost: float | None = None
     estimated_progress_rate: float | None = None
-    queue_position: int | None = None
+    queue_position: JobQueuePosition | None = None
     reason: str | None = None
     blocked_reason: str | None = None
 
@@ -138,6 +176,7 @@ class WorkflowStep(ApiModel):
     completed_at: Timestamp | None = None
     metadata: dict[str, Any] = {}
     estimated_progress_rate: float | None = None
+    queue_position: StepQueuePosition | None = None
     input: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
     jobs: list[WorkflowStepJob] = []
@@ -189,6 +228,7 @@ class WorkflowCost(ApiModel):
 
     base: int
     factors: dict[str, float] | None = None
+    fixed: dict[str, int] | None = None
     tips: WorkflowCostTips = WorkflowCostTips()
     total: int
 
@@ -245,19 +285,19 @@ class WorkflowPage(ApiModel):
 class UpdateWorkflowRequest(ApiModel):
     """Body of UpdateWorkflow (PUT)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True)
 
-    status: Literal["canceled"] | None = None
+    status: any_case(Literal["canceled"]) | None = None  # type: ignore[valid-type]
     metadata: dict[str, Any] | None = None
     tags: list[str] | None = None
     allow_mature_content: bool | None = None
-    download_priority: Priority | None = None
+    download_priority: any_case(Priority) | None = None  # type: ignore[valid-type]
 
 
 class UpdateWorkflowStepRequest(ApiModel):
     """Body of UpdateWorkflowStep (PUT): new step metadata."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True)
 
     metadata: dict[str, Any]
 

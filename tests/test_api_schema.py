@@ -3,7 +3,8 @@
 The schemas are read at test time from ``../shared/reference/openapi/v2-consumers-subset.json``
 (beside the repository, as in CI). Point elsewhere with ``CIVITAI_OPENAPI_DIR=/path/to/folder``.
 The snapshot's documented quirks (its README) are applied first: ``allOf`` halves are merged,
-steps may carry ``jobs``, detailed events carry objects where the generator wrote ``null``.
+steps may carry ``jobs``, detailed events carry objects where the generator wrote ``null``; and, as the
+real sample shows, a failed step's output carries ``errors``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def official_schemas() -> dict[str, Any]:
                                         {"$ref": "#/components/schemas/KlingV3VideoGenInput"}]}
     step = fixed["VideoGenStep"]
     step["properties"]["jobs"] = {"type": "array", "items": {"type": "object"}}  # quirk 4
+    # the real sample's failed step carries human-readable `output.errors`; the snapshot's outputs omit it
+    fixed["VideoGenOutput"]["properties"]["errors"] = {"type": "array", "items": {"type": "string"}}
     fixed["Workflow"]["properties"]["steps"]["items"] = {"$ref": "#/components/schemas/VideoGenStep"}
     # $type / type discriminators resolved: a videoGen step, a video blob
     fixed["WorkflowStep"] = {"$ref": "#/components/schemas/VideoGenStep"}
@@ -102,7 +105,7 @@ def test_kling_original_and_canceled_and_whatif(civitai_mock: Any, validate: Any
     kling = {"steps": [{"$type": "videoGen", "input": {"engine": "kling", "model": "v1.6", "prompt": "x",
                                                        "cameraControl": {"config": {"zoom": 2}}}}]}
     workflow = civitai_mock.client.post(SUBMIT, params={"wait": 0}, json=kling).json()
-    civitai_mock.client.delete(f"{SUBMIT}/{workflow['id']}")
+    civitai_mock.client.put(f"{SUBMIT}/{workflow['id']}", json={"status": "canceled"})
     validate(civitai_mock.client.get(f"{SUBMIT}/{workflow['id']}").json(), "Workflow")
     validate(civitai_mock.client.post(SUBMIT, params={"whatif": "true"}, json=kling).json(), "Workflow")
 

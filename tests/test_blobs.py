@@ -114,7 +114,7 @@ def test_tampered_signature_and_other_tenants(civitai_mock: Any) -> None:
     index = url.index("sig=") + len("sig=")
     flipped = url[:index] + ("0" if url[index] != "0" else "1") + url[index + 1:]
     assert civitai_mock.client.get(flipped).status_code == 403
-    assert civitai_mock.client.get(url.replace("expires=", "expires=9")).status_code == 403
+    assert civitai_mock.client.get(url.replace("exp=2026", "exp=2099")).status_code == 403  # a later expiry
     other = civitai_mock.sync_client("someone-else")
     assert other.get(f"/v2/consumer/blobs/{blob['id']}").status_code == 404
     assert other.head(f"/v2/consumer/blobs/{blob['id']}").status_code == 404
@@ -151,6 +151,7 @@ def test_filename_download_and_ranges(civitai_mock: Any) -> None:
 
 
 def test_hide_mature_content_hides_the_url(civitai_mock: Any) -> None:
+    civitai_mock.set_balances(blue=0, green=0)  # settled in yellow: mature output may be handed out
     workflow = finished(civitai_mock, {"engine": "kling-v3", "prompt": "[mock:nsfw=x] x"})
     hidden = civitai_mock.client.get(f"{SUBMIT}/{workflow['id']}", params={"hideMatureContent": "true"}).json()
     assert "url" not in video_of(hidden) and video_of(hidden)["available"] is False

@@ -49,7 +49,8 @@ def test_official_client_submits_polls_cancels_queries_tags_and_reads_errors(ins
     assert report["update"] == {"status": 200, "metadata": {"order": 42}} and report["patch"]["status"] == 204
     assert report["query"]["status"] == 200 and report["submit"]["id"] in report["query"]["ids"]
     assert report["query"]["tags"] == ["campaign-7", "patched"]
-    assert report["cancel"] == {"status": 204, "workflowStatus": "canceled"}
+    assert report["cancel"] == {"status": 200, "workflowStatus": "canceled"}
+    assert report["delete"] == {"status": 204, "after": 404}
     assert report["invalid"]["status"] == 400
     assert "steps[0].input.duration" in report["invalid"]["errors"]
     assert report["missing"]["status"] == 404

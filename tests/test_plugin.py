@@ -45,7 +45,7 @@ def test_state_was_reset(civitai_mock):
 @pytest.mark.civitai_mock(balances={"blue": 0, "green": 0, "yellow": 0})
 def test_marker(civitai_mock):
     r = civitai_mock.client.post("/v2/consumer/workflows", json=BODY)
-    assert r.status_code == 400 and "Insufficient Buzz" in r.json()["title"]
+    assert r.status_code == 403 and "Insufficient Buzz" in r.json()
 
 
 def test_live_server(civitai_mock_server):
@@ -147,7 +147,7 @@ def test_controls_on_the_handle(civitai_mock: Any) -> None:
     assert done["steps"][0]["jobs"][0]["reason"] == "no_provider_available"
     assert [e.status for e in civitai_mock.requests] == [503, 202, 200]
     civitai_mock.set_balances(yellow=0, blue=0, green=0)
-    assert civitai_mock.client.post("/v2/consumer/workflows", json=BODY).status_code == 400
+    assert civitai_mock.client.post("/v2/consumer/workflows", json=BODY).status_code == 403
 
 
 @settings(max_examples=10, deadline=None)

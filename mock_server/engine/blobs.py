@@ -41,30 +41,35 @@ class BlobSigner:
         """Make the next ``count`` signed URLs expire the moment they are issued (timeline testing)."""
         self._expire_next = max(0, count)
 
-    def _signature(self, blob_id: str, expires: int, tenant: str) -> str:
-        message = f"{blob_id}\n{expires}\n{tenant}".encode()
+    def _signature(self, blob_id: str, exp: str, tenant: str) -> str:
+        message = f"{blob_id}\n{exp}\n{tenant}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def sign(self, base_url: str, blob_id: str, tenant: str, now: float) -> SignedUrl:
-        """A fresh URL for ``blob_id`` that works until ``now + ttl``."""
+        """A fresh URL for ``blob_id`` that works until ``now + ttl`` (``exp``, ISO 8601, as real URLs carry)."""
         expires = int(now + self.ttl)
         if self._expire_next > 0:
             self._expire_next -= 1
             expires = int(now)
         key = tenant_key(tenant)
-        query = urlencode({"tenant": key, "expires": expires, SIGNATURE_PARAM: self._signature(blob_id, expires, key)})
+        exp = _stamp(expires)
+        query = urlencode({"tenant": key, "exp": exp, SIGNATURE_PARAM: self._signature(blob_id, exp, key)})
         return SignedUrl(f"{base_url.rstrip('/')}{BLOBS}/{blob_id}?{query}", float(expires))
 
-    def check(self, blob_id: str, tenant_hash: str, expires: str, signature: str, now: float) -> str | None:
+    def check(self, blob_id: str, tenant_hash: str, exp: str, signature: str, now: float) -> str | None:
         """None when the URL is valid now; otherwise why not (shown in the 403 problem)."""
-        try:
-            expiry = int(expires)
-        except ValueError:
-            return "The signed URL is malformed."
-        expected = self._signature(blob_id, expiry, tenant_hash)
+        expected = self._signature(blob_id, exp, tenant_hash)
         if not hmac.compare_digest(expected, signature):
             return "The URL signature does not match."
+        try:
+            expiry = datetime.fromisoformat(exp.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return "The signed URL is malformed."
         if now >= expiry:
-            stamp = datetime.fromtimestamp(expiry, timezone.utc).isoformat().replace("+00:00", "Z")
-            return f"The signed URL expired at {stamp}; refetch the workflow or call GetBlob for a fresh URL."
+            return f"The signed URL expired at {exp}; refetch the workflow or call GetBlob for a fresh URL."
         return None
+
+
+def _stamp(moment: int) -> str:
+    """``2026-01-01T00:10:00Z``: an expiry as the ``exp`` query parameter carries it."""
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

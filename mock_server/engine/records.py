@@ -12,6 +12,7 @@ from typing import Any
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.kling import VideoInput
 from civitai_mock.contracts.validation import validate_video_input
+from civitai_mock.contracts.workflow import MATURE_CURRENCY, MATURE_NSFW_LEVELS, NSFW_ORDER
 from civitai_mock.mock_server.engine.lifecycle import StepPlan, Transition, transitions
 
 
@@ -91,16 +92,46 @@ class WorkflowRecord:
     currencies: list[str] = field(default_factory=list)
     ephemeral: bool | None = None
     external_id: str | None = None
+    nsfw_ceiling: str | None = None
     canceled_at: float | None = None
     refunded: bool = False
+    keep_charges: bool = False
     deleted: bool = False
     applied: int = 0
     _events: list[Transition] | None = field(default=None, repr=False, compare=False)
 
     @property
-    def price(self) -> int:
-        """Buzz the workflow costs with its steps' current inputs."""
+    def base_price(self) -> int:
+        """Buzz the steps cost with their current inputs (tips excluded)."""
         return sum(step.price for step in self.steps)
+
+    def tip_amounts(self) -> dict[str, int]:
+        """Buzz tipped to Civitai and to creators: the requested rates applied to the base price."""
+        base = self.base_price
+        return {name: int(round(base * float(self.tips.get(name, 0) or 0))) for name in ("civitai", "creators")}
+
+    @property
+    def price(self) -> int:
+        """Buzz the workflow costs: the base price plus tips."""
+        return self.base_price + sum(self.tip_amounts().values())
+
+    def withholds(self, step: StepRecord) -> bool:
+        """True when the step's output may not be handed out: above the workflow's ``nsfwLevel``, or
+        mature while the workflow does not allow mature content (paid with blue/green, not upgraded)."""
+        level = step.nsfw_level
+        if self.nsfw_ceiling in NSFW_ORDER and level in NSFW_ORDER \
+                and NSFW_ORDER.index(level) > NSFW_ORDER.index(self.nsfw_ceiling):
+            return True
+        if level not in MATURE_NSFW_LEVELS or self.allow_mature_content is True:
+            return False
+        if self.allow_mature_content is False:
+            return True
+        return any(account != MATURE_CURRENCY for account in self.charged())  # unset: yellow-settled is allowed
+
+    def waits_for_upgrade(self, step: StepRecord) -> bool:
+        """True when mature output was paid with blue/green and only an upgrade to yellow releases it."""
+        return step.nsfw_level in MATURE_NSFW_LEVELS and self.allow_mature_content is not True and \
+            any(account != MATURE_CURRENCY for account in self.charged())
 
     def charged(self) -> dict[str, int]:
         """Buzz currently held per account: debits minus credits."""

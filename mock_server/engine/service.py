@@ -11,7 +11,7 @@ import hashlib
 import heapq
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,11 +20,13 @@ from civitai_mock.contracts.validation import (
     validate_submission,
     validate_video_input,
 )
-from civitai_mock.contracts.workflow import FAILED_STATUSES, TERMINAL_STATUSES
+from civitai_mock.contracts.workflow import (
+    FAILED_STATUSES, MATURE_CONTENT_BLOCK, MATURE_CURRENCY, TERMINAL_STATUSES,
+)
 from civitai_mock.mock_server.clock import Clock, VirtualClock
 from civitai_mock.mock_server.engine import submission as build
 from civitai_mock.mock_server.engine import updates
-from civitai_mock.mock_server.engine.accounts import Accounts, Charge, charging_order
+from civitai_mock.mock_server.engine.accounts import Accounts, Charge, InsufficientBuzz, charging_order
 from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL, BlobSigner, tenant_key
 from civitai_mock.mock_server.engine.faults import Faults
 from civitai_mock.mock_server.engine.ids import IdFactory
@@ -37,7 +39,7 @@ from civitai_mock.mock_server.engine.updates import Conflict
 from civitai_mock.mock_server.engine.views import Renderer
 from civitai_mock.mock_server.engine.webhooks import BACKOFF_SECONDS, WebhookBook
 
-__all__ = ["BlobInfo", "BlobRefused", "Conflict", "Engine", "EngineConfig", "NotFound"]
+__all__ = ["BlobInfo", "BlobRefused", "Conflict", "Engine", "EngineConfig", "NotFound", "UpgradeRefused"]
 
 
 class NotFound(Exception):
@@ -45,7 +47,11 @@ class NotFound(Exception):
 
 
 class BlobRefused(Exception):
-    """A signed blob URL that is expired, tampered or malformed (answered 403)."""
+    """A blob that may not be handed out: an expired or tampered signed URL, withheld content (403)."""
+
+
+class UpgradeRefused(InsufficientBuzz):
+    """Allowing mature content needs yellow Buzz the tenant does not have (the guide's 400)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,9 @@ class Engine:
         applied_any = False
         while record.applied < len(events) and events[record.applied].at <= now:
             event = events[record.applied]
+            if event.scope == "job" and event.status == "succeeded" and self._upgrade_automatically(record, event.step):
+                events = record.events()  # the step now ends differently: its end events were rebuilt
+                event = events[record.applied]
             if event.scope == "workflow" and event.status in FAILED_STATUSES:
                 self._refund(record)
             record.applied += 1
@@ -169,12 +178,42 @@ class Engine:
 
     def _refund(self, record: WorkflowRecord) -> None:
         held = record.charged()
-        if record.refunded or not held:
+        if record.refunded or record.keep_charges or not held:
             return
         self.accounts.credit(record.tenant, [Charge(account, amount) for account, amount in held.items()])
         record.transactions += [{"type": "credit", "amount": amount, "id": self.ids.uuid(), "accountType": account}
                                 for account, amount in held.items()]
         record.refunded = True
+
+    def _upgrade(self, record: WorkflowRecord) -> None:
+        """Pay in yellow what blue/green paid (refunding those), so mature output may be released."""
+        other = {account: amount for account, amount in record.charged().items() if account != MATURE_CURRENCY}
+        total = sum(other.values())
+        if total:
+            try:
+                charges = self.accounts.debit(record.tenant, total, [MATURE_CURRENCY])
+            except InsufficientBuzz as short:
+                raise UpgradeRefused(total, short.available, [MATURE_CURRENCY]) from None
+            self.accounts.credit(record.tenant, [Charge(account, amount) for account, amount in other.items()])
+            record.transactions += [{"type": "credit", "amount": amount, "id": self.ids.uuid(), "accountType": account}
+                                    for account, amount in other.items()]
+            record.transactions += [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(),
+                                     "accountType": c.account} for c in charges]
+        record.currencies = [MATURE_CURRENCY]
+
+    def _upgrade_automatically(self, record: WorkflowRecord, index: int) -> bool:
+        """``upgradeMode: automatic``: swap to yellow as mature output arrives, or fail the step; True if it failed."""
+        step = record.steps[index]
+        if record.upgrade_mode != "automatic" or record.allow_mature_content is not None \
+                or not record.waits_for_upgrade(step):
+            return False
+        try:
+            self._upgrade(record)
+            return False
+        except UpgradeRefused:
+            step.plan = replace(step.plan, status="failed", reason="blocked", blocked_reason=MATURE_CONTENT_BLOCK)
+            record.plans_changed()
+            return True
 
     # --- submit ----------------------------------------------------------------------------
 
@@ -308,21 +347,30 @@ class Engine:
                 self.settle(now)
 
     def delete(self, tenant: str, workflow_id: str) -> None:
-        """DeleteWorkflow: cancel a running workflow; hide a finished one from then on."""
+        """DeleteWorkflow: the workflow is gone for every read and query from now on.
+
+        Work not yet finished is stopped; it is refunded only when no step has started processing
+        (the schema: "may trigger a refund if the work … has not yet started").
+        """
         with self.state.changing():
             now = self.now()
             record = self._record(tenant, workflow_id)
-            if self.render.workflow_status(record, now) in TERMINAL_STATUSES:
-                record.deleted = True
-                self.store.save(record)
-            else:
-                self.cancel(tenant, workflow_id)
+            if self.render.workflow_status(record, now) not in TERMINAL_STATUSES:
+                started = any(s.plan.processing is not None and s.plan.processing <= now for s in record.steps)
+                record.keep_charges = started
+                record.cancel(now)
+                self._schedule(record)
+                self.settle(now)
+            record.deleted = True
+            self.store.save(record)
 
     def update_workflow(self, tenant: str, workflow_id: str, body: Any) -> None:
         """UpdateWorkflow: replace metadata / tags, allow mature content, or cancel."""
         request = updates.parse_update(body)
         with self.state.changing():
             record = self._record(tenant, workflow_id)
+            if request.allow_mature_content is True and record.allow_mature_content is not True:
+                self._upgrade(record)  # the guide: refund blue/green, charge yellow; 400 when yellow is short
             updates.apply_update(record, request)
             self.store.save(record)
             if request.status == "canceled":
@@ -421,6 +469,9 @@ class Engine:
         record = self._record(*owner)
         for step in record.steps:
             if step.blob_id == blob_id and self.render.step_status(record, step, now) == "succeeded":
+                if record.withholds(step):
+                    raise BlobRefused(f"Blob '{blob_id}' is mature content this workflow does not allow "
+                                      "(allow it with UpdateWorkflow allowMatureContent: true, paid in yellow).")
                 return record, step
         raise NotFound(f"Blob '{blob_id}' is not available (its step has not succeeded).")
 
@@ -454,6 +505,8 @@ class Engine:
             step = next((s for s in record.steps if s.blob_id == blob_id), None) if record else None
             if record is None or step is None or (record.deleted and not record.ephemeral):
                 raise NotFound(f"Blob '{blob_id}' was not found.")
+            if record.withholds(step):
+                raise BlobRefused(f"Blob '{blob_id}' is withheld: mature content this workflow does not allow.")
             return BlobInfo.of(record, step)
 
     def remember_clock(self, now: float) -> None:

@@ -89,7 +89,7 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
         else {"civitai": 0, "creators": 0},
         experimental=template.experimental, allow_mature_content=template.allow_mature_content,
         upgrade_mode=template.upgrade_mode or "manual", currencies=order,
-        ephemeral=template.ephemeral, external_id=template.external_id,
+        ephemeral=template.ephemeral, external_id=template.external_id, nsfw_ceiling=template.nsfw_level,
     )
 
 

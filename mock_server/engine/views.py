@@ -6,14 +6,16 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from civitai_mock.contracts.workflow import (
+    FAILURE_MESSAGES, MATURE_NSFW_LEVELS, NSFW_ORDER, TERMINAL_STATUSES,
+)
 from civitai_mock.mock_server.engine import lifecycle
 from civitai_mock.mock_server.engine.blobs import BlobSigner
 from civitai_mock.mock_server.engine.lifecycle import Transition
 from civitai_mock.mock_server.engine.media import frame_size
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
 
-MATURE_LEVELS = frozenset({"r", "x", "xxx"})
-NSFW_ORDER = ("pg", "pg13", "r", "x", "xxx")
+QUEUED_STATUSES = ("unassigned", "preparing", "scheduled")
 
 
 def iso(moment: float | None) -> str | None:
@@ -28,6 +30,11 @@ def _iso(moment: float) -> str:
 
 def _compact(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
+
+
+def _start_estimate(plan: lifecycle.StepPlan) -> float:
+    """When a queued step is expected to start processing (when it ends, if it never will)."""
+    return plan.processing if plan.processing is not None else plan.end
 
 
 class Renderer:
@@ -46,10 +53,10 @@ class Renderer:
 
     def blob(self, record: WorkflowRecord, step: StepRecord, now: float, base_url: str,
              hide_mature: bool = False) -> dict[str, Any]:
-        """The VideoBlob of a succeeded step, with a freshly signed URL."""
+        """The VideoBlob of a succeeded step, with a freshly signed URL (none while it is withheld or hidden)."""
         video = step.video_input()
         width, height = frame_size(video.aspect_ratio)
-        hidden = hide_mature and step.nsfw_level in MATURE_LEVELS
+        hidden = record.withholds(step) or (hide_mature and step.nsfw_level in MATURE_NSFW_LEVELS)
         signed = None if hidden else self.signer.sign(base_url, step.blob_id, record.tenant, now)
         return _compact({
             "type": "video", "id": step.blob_id, "available": not hidden,
@@ -64,10 +71,15 @@ class Renderer:
         status = self.step_status(record, step, now)
         failed = status in ("failed", "expired", "canceled")
         reason = "canceled" if status == "canceled" else plan.reason if failed else None
+        queued = None
+        if status in QUEUED_STATUSES:  # the official client's WorkflowStepJobQueuePosition
+            queued = _compact({"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
+                               "startAt": iso(_start_estimate(plan)), "completeAt": iso(plan.end)})
         return _compact({
             "id": step.job_id, "status": status,
             "startedAt": iso(lifecycle.started_at(plan, now, canceled)),
             "completedAt": iso(lifecycle.completed_at(plan, now, canceled)),
+            "queuePosition": queued,
             "cost": step.job_cost,
             "estimatedProgressRate": lifecycle.progress(plan, now, canceled),
             "reason": reason,
@@ -90,13 +102,16 @@ class Renderer:
             else lifecycle.progress(plan, now, canceled),
             "input": step.input,
         }
-        if status in ("unassigned", "preparing", "scheduled"):
+        if status in QUEUED_STATUSES:  # the schema's WorkflowStepQueuePosition
             data["queuePosition"] = _compact({
                 "support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
-                "estimatedStartAt": iso(plan.processing if plan.processing is not None else plan.end),
+                "estimatedStartAt": iso(_start_estimate(plan)), "estimatedCompleteAt": iso(plan.end),
             })
         if status == "succeeded":
             data["output"] = {"video": self.blob(record, step, now, base_url, hide_mature)}
+        elif status in ("failed", "expired"):  # human-readable errors, as the real sample carries them
+            key = plan.blocked_reason if plan.blocked_reason in FAILURE_MESSAGES else plan.reason or ""
+            data["output"] = {"errors": [FAILURE_MESSAGES.get(key, FAILURE_MESSAGES[""])]}
         data["jobs"] = [self.job(record, step, now)]
         return _compact(data)
 
@@ -107,8 +122,9 @@ class Renderer:
         steps = [self.step(record, i, now, base_url, hide_mature) for i in range(len(record.steps))]
         starts = [lifecycle.started_at(s.plan, now, record.canceled_at) for s in record.steps]
         ends = [lifecycle.completed_at(s.plan, now, record.canceled_at) for s in record.steps]
-        terminal = status in ("succeeded", "failed", "expired", "canceled")
-        charged = 0 if record.refunded else record.price
+        terminal = status in TERMINAL_STATUSES
+        tips = {"civitai": 0, "creators": 0} if record.refunded else record.tip_amounts()
+        base = 0 if record.refunded else record.base_price
         return _compact({
             "id": record.id, "createdAt": iso(record.created),
             "transactions": {"list": record.transactions},
@@ -117,18 +133,19 @@ class Renderer:
             "completedAt": iso(max(e for e in ends if e is not None)) if terminal and all(ends) else None,
             "tags": record.tags, "arguments": record.arguments, "steps": steps,
             "callbacks": record.callbacks, "tips": record.tips,
-            "cost": {"base": charged, "factors": {"base": float(record.price)},
-                     "tips": {"civitai": 0, "creators": 0}, "total": charged},
+            "cost": {"base": base, "factors": {"base": float(record.base_price), "quantity": 1.0}, "fixed": {},
+                     "tips": tips, "total": base + sum(tips.values())},
             "nsfwLevel": self._nsfw(record) if status == "succeeded" else None,
             "experimental": record.experimental,
-            "allowMatureContent": bool(record.allow_mature_content),
+            "allowMatureContent": record.allow_mature_content,
             "upgradeMode": record.upgrade_mode, "currencies": record.currencies,
             "forceRefunded": False, "ephemeral": record.ephemeral, "externalId": record.external_id,
         })
 
     @staticmethod
     def _nsfw(record: WorkflowRecord) -> str:
-        return max((s.nsfw_level for s in record.steps), key=NSFW_ORDER.index, default="pg")
+        levels = [s.nsfw_level for s in record.steps if s.nsfw_level in NSFW_ORDER]
+        return max(levels, key=NSFW_ORDER.index, default="pg")
 
     # --- webhook payloads ------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator
 
 from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.engine.accounts import InsufficientBuzz
-from civitai_mock.mock_server.engine.service import Conflict, NotFound
+from civitai_mock.mock_server.engine.service import BlobRefused, Conflict, NotFound, UpgradeRefused
 from civitai_mock.mock_server.server.fake import Fake, FakeConfig
 from civitai_mock.mock_server.server.http_io import HttpProblem
 from civitai_mock.mock_server.server.middleware import FakeMiddleware
@@ -45,12 +45,20 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return problem(404, detail=str(exc))
 
 
+async def _refused(request: Request, exc: Exception) -> Response:
+    return problem(403, detail=str(exc))
+
+
 async def _conflict(request: Request, exc: Exception) -> Response:
     return problem(409, detail=str(exc))
 
 
 async def _insufficient(request: Request, exc: Exception) -> Response:
-    return problem(400, title="Insufficient Buzz", detail=str(exc))
+    # the schema's 403 for SubmitWorkflow is application/json with a string body (the web app maps
+    # 403 to its "buy Buzz" path); an upgrade that yellow cannot cover is the guide's 400
+    if isinstance(exc, UpgradeRefused):
+        return validation_problem({"allowMatureContent": [str(exc)]})
+    return JSONResponse(str(exc), status_code=403)
 
 
 async def _starlette_http(request: Request, exc: Exception) -> Response:
@@ -87,7 +95,7 @@ def create_app(fake: Fake | None = None, **config: Any) -> Starlette:
         middleware=[Middleware(FakeMiddleware)],
         exception_handlers={
             ContractViolation: _contract_violation, HttpProblem: _http_problem, NotFound: _not_found,
-            Conflict: _conflict, InsufficientBuzz: _insufficient, HTTPException: _starlette_http,
+            Conflict: _conflict, InsufficientBuzz: _insufficient, BlobRefused: _refused, HTTPException: _starlette_http,
             Exception: _internal,
         },
         lifespan=lifespan,

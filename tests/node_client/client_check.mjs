@@ -43,10 +43,14 @@ const listed = await queryWorkflows({ client, query: { take: 10 } });
 report.query = { status: listed.response.status, ids: listed.data?.items?.map((w) => w.id),
                  tags: listed.data?.items?.[0]?.tags };
 
+// cancel as Civitai's web app does: UpdateWorkflow with status "canceled"; then DeleteWorkflow makes it gone
 const running = await submitWorkflow({ client, body: body("a long one"), query: { wait: 0 } });
-const canceled = await deleteWorkflow({ client, path: { workflowId: running.data.id } });
+const canceled = await updateWorkflow({ client, path: { workflowId: running.data.id }, body: { status: "canceled" } });
 const afterCancel = await getWorkflow({ client, path: { workflowId: running.data.id } });
 report.cancel = { status: canceled.response.status, workflowStatus: afterCancel.data?.status };
+const deleted = await deleteWorkflow({ client, path: { workflowId: running.data.id } });
+const afterDelete = await getWorkflow({ client, path: { workflowId: running.data.id } });
+report.delete = { status: deleted.response.status, after: afterDelete.response.status };
 
 const invalid = await submitWorkflow({ client, body: { steps: [{ $type: "videoGen",
   input: { engine: "kling", prompt: "x", duration: 5 } }] } });

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from civitai_mock.contracts import paths
 from civitai_mock.contracts.workflow import NSFW_LEVELS
 from civitai_mock.mock_server.engine.media import CONTENT_TYPE, video_bytes
-from civitai_mock.mock_server.engine.service import BlobRefused, NotFound
+from civitai_mock.mock_server.engine.service import NotFound
 from civitai_mock.mock_server.server.http_io import (
     HttpProblem,
     JSONResponse,
@@ -99,11 +99,8 @@ async def blob_content(request: Request) -> Response:
     """The video bytes behind a signed URL: no bearer token, 403 when expired or tampered, Range supported."""
     blob_id = request.path_params["blobId"]
     params = request.query_params
-    try:
-        info = fake_of(request).engine.signed_content(blob_id, params.get("tenant", ""), params.get("expires", ""),
-                                                      params.get(paths.SIGNATURE_PARAM, ""))
-    except BlobRefused as refused:
-        raise HttpProblem(403, str(refused)) from None
+    info = fake_of(request).engine.signed_content(blob_id, params.get("tenant", ""), params.get("exp", ""),
+                                                  params.get(paths.SIGNATURE_PARAM, ""))
     data = video_bytes(info.aspect_ratio, info.seconds, info.audio)
     disposition = "attachment" if params.get("download") == "true" else "inline"
     filename = safe_filename(params.get("filename") or blob_id)
