@@ -9,10 +9,10 @@ import shutil
 import sys
 import time
 
-from bench import http_load, inprocess
+from bench import http_load, inprocess, speed
 from bench.report import print_figures
 
-SECTIONS = ("http", "lifecycle", "scale", "webhooks", "plugin")
+SECTIONS = ("http", "speed", "lifecycle", "scale", "webhooks", "plugin")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
           f"load generator: {'wrk' if shutil.which('wrk') else 'python asyncio'}; time {time.strftime('%Y-%m-%d %H:%M')}")
     if "http" in chosen:
         print_figures("HTTP (uvicorn uvloop+httptools, 1 worker, 32 connections)", http_load.run(2 if args.quick else 5))
+    if "speed" in chosen:
+        print_figures("In-process speed (vs respx, moto; same run)", speed.run(args.quick))
     if "lifecycle" in chosen:
         print_figures("In-process lifecycle", inprocess.lifecycle(50 if args.quick else 200))
     if "scale" in chosen:

@@ -7,12 +7,10 @@ import gc
 import statistics
 import time
 import tracemalloc
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
-from civitai_mock.mock_server.clock import VirtualClock
-from civitai_mock.mock_server.engine.service import Engine, EngineConfig
-from civitai_mock.mock_server.server.fake import Fake
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,6 +18,9 @@ from starlette.routing import Route
 from bench.report import Figure
 from civitai_mock.kit.handle import CivitaiMock, civitai_fake
 from civitai_mock.kit.transport import SyncASGITransport
+from civitai_mock.mock_server.clock import VirtualClock
+from civitai_mock.mock_server.engine.service import Engine, EngineConfig
+from civitai_mock.mock_server.server.fake import Fake
 
 BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "[mock:runtime=300] a fox"}}]}
 SUBMIT = "/v2/consumer/workflows"
@@ -98,8 +99,13 @@ def scale(big: int = 100_000, small: int = 100, repeat: int = 2000) -> list[Figu
     figures = []
     timings = {}
     for label, mock, workflow_id in (("small", small_mock, small_id), ("big", big_mock, big_id)):
-        timings[label] = (per_call(lambda: mock.client.get(f"{SUBMIT}/{workflow_id}"), repeat),
-                          per_call(lambda: mock.client.get(SUBMIT, params={"take": 20}), repeat // 4))
+        def get(client: httpx.Client = mock.client, path: str = f"{SUBMIT}/{workflow_id}") -> Any:
+            return client.get(path)
+
+        def page(client: httpx.Client = mock.client) -> Any:
+            return client.get(SUBMIT, params={"take": 20})
+
+        timings[label] = (per_call(get, repeat), per_call(page, repeat // 4))
         response_size = len(mock.client.get(f"{SUBMIT}/{workflow_id}").content)
         mock.close()
     get_ratio = timings["big"][0] / timings["small"][0]
