@@ -2,7 +2,7 @@
 
 What a user imports::
 
-    from civitai_mock import CivitaiMock, civitai_fake, play, timelines, lint
+    from civitai_mock import CivitaiMock, civitai_fake, check, play, timelines, lint
 
 The pytest fixtures (``civitai_mock``, ``civitai_mock_server``) need no import: the package's
 ``pytest11`` entry point provides them. Everything is loaded on first use, so importing one part of
@@ -25,18 +25,18 @@ if TYPE_CHECKING:
     )
     from civitai_mock.contracts.timelines import Timeline, timelines
     from civitai_mock.kit.handle import CivitaiMock, civitai_fake
-    from civitai_mock.kit.play import play
+    from civitai_mock.kit.play import check, play
     from civitai_mock.kit.responses import webhook_events, workflow_responses
     from civitai_mock.mock_server import __version__
 
 __all__ = [
-    "CivitaiMock", "Timeline", "Violation", "__version__", "civitai_fake", "invalid_inputs", "kling_inputs",
+    "CivitaiMock", "Timeline", "Violation", "__version__", "check", "civitai_fake", "invalid_inputs", "kling_inputs",
     "kling_v3_inputs", "lint", "play", "timelines", "video_inputs", "webhook_events", "workflow_responses",
     "workflow_templates",
 ]
 _WHERE = {
     "CivitaiMock": "civitai_mock.kit.handle", "civitai_fake": "civitai_mock.kit.handle",
-    "play": "civitai_mock.kit.play",
+    "play": "civitai_mock.kit.play", "check": "civitai_mock.kit.play",
     "workflow_responses": "civitai_mock.kit.responses", "webhook_events": "civitai_mock.kit.responses",
     "Timeline": "civitai_mock.contracts.timelines", "timelines": "civitai_mock.contracts.timelines",
     "lint": "civitai_mock.contracts.rules", "Violation": "civitai_mock.contracts.rules",

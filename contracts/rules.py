@@ -1,292 +1,243 @@
 """The client contract linter: documented rules judged on the fake's request log and webhook inbox.
 
-Works for a client in any language: run it against the live server's ``/_mock/requests`` and
-``/_mock/webhooks`` (``civitai-mock lint``), or in-process with ``civitai_mock.lint()``.
-Each rule has a stable id and names the documentation it comes from.
+Works for a client in any language: run it on a live fake's ``/_mock/requests`` and
+``/_mock/webhooks`` (``civitai-mock lint``, ``GET /_mock/lint``), or in-process with
+``mock.lint()``. Each rule has a stable id, a severity and the documentation it comes from:
+
+- ``error``: the docs say so and the log shows it; fails ``assert_client_conforms``.
+- ``advisory``: the docs recommend it, or the log can only suggest it; reported, never failing
+  unless asked (``strict=True``).
+
+The API a command line or an HTTP endpoint wires::
+
+    violations = lint(log, inbox, ignore=["poll-cadence"], include_advisories=True)
+    print(report(violations))            # grouped text: the first of each rule, and how many more
+    report_json(violations)              # the same as JSON
+    exit_code = 1 if failing(violations) else 0
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
-from civitai_mock.contracts.kling import KLING, KLING_V3, POLL_CADENCE_SECONDS
-from civitai_mock.contracts.paths import (
-    BLOB_PATH,
-    BLOB_REFRESH_PATH,
-    CONTROL_PREFIX,
-    RECIPES,
-    SIGNATURE_PARAM,
-    SUBMIT_PATH,
-    WORKFLOW_PATH,
-    is_submit,
-)
-from civitai_mock.contracts.workflow import TERMINAL_STATUSES
+from civitai_mock.contracts import rule_checks as checks
+from civitai_mock.contracts.paths import CONTROL_PREFIX, SIGNATURE_PARAM
 
 Entry = dict[str, Any]
-NO_RETRY_STATUSES = (400, 401, 403, 404)
-#: "give up after ~5 tries"
-MAX_RETRIES = 5
-#: Seconds a webhook receiver may take before it counts as slow ("return 2xx quickly").
-WEBHOOK_PROMPT_SECONDS = 5.0
+ERROR, ADVISORY = "error", "advisory"
+SEVERITIES = (ERROR, ADVISORY)
+#: Requests shown under each violation in a report.
+SHOWN_REQUESTS = 5
 
 
 @dataclass
 class Violation:
-    """One broken rule: which, why, and the offending requests (or webhook attempts)."""
+    """One broken rule: which, why, the offending requests (or webhook attempts), severity and tenant."""
 
     rule: str
     message: str
     source: str
     requests: list[Entry] = field(default_factory=list)
+    severity: str = ERROR
+    tenant: str | None = None
 
     def describe(self) -> str:
         """A readable, multi-line account of the violation."""
-        lines = [f"[{self.rule}] {self.message}", f"    documented in: {self.source}"]
-        for entry in self.requests[:5]:
-            if "method" in entry:
-                query = "&".join(f"{k}={v}" for k, v in (entry.get("query") or {}).items())
-                lines.append(f"    #{entry.get('seq')} {entry['method']} {entry['path']}{'?' + query if query else ''}"
-                             f" -> {entry.get('status')} (t={entry.get('at', 0):.1f})")
-            else:
-                lines.append(f"    webhook {entry.get('eventType')} to {entry.get('url')} -> "
-                             f"{entry.get('statusCode')} in {entry.get('latencyMs')} ms ({entry.get('error') or 'ok'})")
+        tag = "" if self.severity == ERROR else f" ({self.severity}, does not fail a test)"
+        lines = [f"[{self.rule}]{tag} {self.message}", f"    documented in: {self.source}"]
+        lines += [f"    {describe_entry(entry)}" for entry in self.requests[:SHOWN_REQUESTS]]
+        if len(self.requests) > SHOWN_REQUESTS:
+            lines.append(f"    … {len(self.requests) - SHOWN_REQUESTS} more")
         return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form: rule, severity, message, source, tenant and the requests (as logged)."""
+        return {"rule": self.rule, "severity": self.severity, "message": self.message, "source": self.source,
+                "tenant": self.tenant, "requests": [_brief(entry) for entry in self.requests]}
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A documented rule: stable id, one-line summary, where it is documented, and its check."""
+    """A documented rule: stable id, one-line summary, where it is documented, severity and its check."""
 
     id: str
     summary: str
     source: str
-    check: Callable[[list[Entry], list[Entry]], Iterable[Violation]]
+    check: Callable[[list[Entry], list[Entry]], Iterable[checks.Finding]]
+    severity: str = ERROR
 
 
-def _key(entry: Entry) -> str:
-    return json.dumps([entry["method"], entry["path"], entry.get("query"), entry.get("body")], sort_keys=True)
+def describe_entry(entry: Entry) -> str:
+    """One line for a logged request (``#12 GET /path?q -> 200 (t=3.0)``) or a webhook attempt."""
+    if "method" in entry:
+        query = "&".join(f"{k}={v[:8] + '…' if k == SIGNATURE_PARAM and len(v) > 8 else v}"
+                         for k, v in (entry.get("query") or {}).items())
+        return (f"#{entry.get('seq')} {entry['method']} {entry['path']}{'?' + query if query else ''}"
+                f" -> {entry.get('status')} (at {clock_time(entry.get('at'))})")
+    return (f"webhook {entry.get('eventType')} to {entry.get('url')} -> {entry.get('statusCode')} "
+            f"in {entry.get('latencyMs')} ms ({entry.get('error') or 'ok'})")
 
 
-def _waited(before: Entry, after: Entry) -> float:
-    """Seconds between two requests, by the fake's clock or the wall, whichever passed more."""
-    return max(after.get("at", 0) - before.get("at", 0), after.get("wall", 0) - before.get("wall", 0))
+def clock_time(at: Any) -> str:
+    """The fake's clock reading as a UTC time of day (``00:05:30.0``); what was given when not a number."""
+    if not isinstance(at, (int, float)):
+        return str(at)
+    moment = datetime.fromtimestamp(at, UTC)
+    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 100_000}"
 
 
-def _engines(entry: Entry) -> list[dict[str, Any]]:
-    body = entry.get("body")
-    if not isinstance(body, dict):
-        return []
-    if entry["path"].startswith(RECIPES + "/"):
-        return [body]
-    steps = body.get("steps") if isinstance(body.get("steps"), list) else []
-    return [s["input"] for s in steps if isinstance(s, dict) and isinstance(s.get("input"), dict)]
-
-
-def _is_submit(entry: Entry) -> bool:
-    return is_submit(entry["method"], entry["path"])
-
-
-def _is_content(entry: Entry) -> bool:
-    """A fetch of a signed blob URL (the blob path with a signature; no bearer token)."""
-    return bool(BLOB_PATH.match(entry["path"])) and SIGNATURE_PARAM in (entry.get("query") or {})
-
-
-def _is_blob_api(entry: Entry) -> bool:
-    """GetBlob / RefreshBlob (the blob paths without a signature)."""
-    return bool(BLOB_REFRESH_PATH.match(entry["path"]) or BLOB_PATH.match(entry["path"])) and not _is_content(entry)
-
-
-def no_retry_after_client_error(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """An identical request repeated after 400/401/403/404."""
-    failed: dict[str, Entry] = {}
-    for entry in log:
-        key = _key(entry)
-        if key in failed and not _is_content(entry):
-            first = failed.pop(key)
-            yield Violation("no-retry-after-4xx", f"Repeated a request that got {first['status']} without changing it",
-                            RULES_BY_ID["no-retry-after-4xx"].source, [first, entry])
-        if entry["status"] in NO_RETRY_STATUSES:
-            failed[key] = entry
-
-
-def backoff_after_throttle_or_5xx(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """After 429 honour Retry-After; after 5xx back off; give up after ~5 tries."""
-    last_by_key: dict[str, Entry] = {}
-    streak: dict[str, int] = {}
-    for entry in log:
-        key = _key(entry)
-        previous = last_by_key.get(key)
-        if previous is not None and (previous["status"] == 429 or previous["status"] >= 500):
-            retry_after = float((previous.get("headers") or {}).get("retry-after", 0) or 0)
-            needed = max(retry_after, 1.0 if previous["status"] >= 500 else 0.0)
-            if _waited(previous, entry) < needed:
-                yield Violation("backoff-on-429-5xx",
-                                f"Retried {_waited(previous, entry):.1f} s after {previous['status']} "
-                                f"(needed >= {needed:g} s{' per Retry-After' if retry_after else ''})",
-                                RULES_BY_ID["backoff-on-429-5xx"].source, [previous, entry])
-            streak[key] = streak.get(key, 0) + 1
-            if streak[key] == MAX_RETRIES + 1:
-                yield Violation("backoff-on-429-5xx", f"Retried more than {MAX_RETRIES} times",
-                                RULES_BY_ID["backoff-on-429-5xx"].source, [entry])
-        elif entry["status"] < 400:
-            streak.pop(key, None)
-        last_by_key[key] = entry
-
-
-def kling_submits_wait_zero(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """Kling jobs outlast the 100 s timeout: submit with wait=0."""
-    for entry in log:
-        if _is_submit(entry) and SUBMIT_PATH.match(entry["path"]) and any(
-                i.get("engine") in (KLING, KLING_V3) for i in _engines(entry)):
-            wait = (entry.get("query") or {}).get("wait", "0")
-            if wait not in ("0", ""):
-                yield Violation("kling-wait-zero", f"Submitted a Kling workflow with wait={wait}",
-                                RULES_BY_ID["kling-wait-zero"].source, [entry])
-
-
-def kling_duration_types(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """kling takes string durations, kling-v3 integers."""
-    for entry in log:
-        if not _is_submit(entry):
-            continue
-        for step_input in _engines(entry):
-            duration = step_input.get("duration")
-            if duration is None:
-                continue
-            engine = step_input.get("engine")
-            wrong = (engine == KLING and not isinstance(duration, str)) or (
-                engine == KLING_V3 and (not isinstance(duration, int) or isinstance(duration, bool)))
-            if wrong:
-                yield Violation("kling-duration-type", f"Sent duration {duration!r} to engine {engine}",
-                                RULES_BY_ID["kling-duration-type"].source, [entry])
-
-
-def _workflow_reads(log: list[Entry]) -> Iterable[tuple[Entry, str | None]]:
-    """Submits (with the id they created) and GetWorkflow reads (with their id), in order."""
-    for entry in log:
-        seen = entry.get("seen") or {}
-        if _is_submit(entry) and seen.get("id"):
-            yield entry, seen["id"]
-            continue
-        match = WORKFLOW_PATH.match(entry["path"])
-        if match and entry["method"] == "GET" and entry["status"] in (200, 202):
-            yield entry, match.group(1)
-
-
-def polling_cadence(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """Poll no faster than the documented cadence (10 s, then 30 s, then 60 s)."""
-    last: dict[str, Entry] = {}
-    for entry, workflow_id in _workflow_reads(log):
-        held = (entry.get("query") or {}).get("wait", "0") not in ("0", "")
-        previous = last.get(workflow_id)
-        if previous is not None and not _is_submit(entry) and not held \
-                and _waited(previous, entry) < POLL_CADENCE_SECONDS[0]:
-            yield Violation("poll-cadence",
-                            f"Polled {workflow_id} {_waited(previous, entry):.1f} s after the previous request "
-                            f"(documented cadence starts at {POLL_CADENCE_SECONDS[0]} s)",
-                            RULES_BY_ID["poll-cadence"].source, [previous, entry])
-        last[workflow_id] = entry
-
-
-def polling_stops_at_terminal(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """Stop polling a workflow once a response showed it terminal."""
-    finished: set[str] = set()
-    for entry, workflow_id in _workflow_reads(log):
-        if _is_submit(entry):
-            continue
-        if workflow_id in finished:
-            yield Violation("poll-until-terminal", "Polled a workflow again after it reached a terminal status",
-                            RULES_BY_ID["poll-until-terminal"].source, [entry])
-        if (entry.get("seen") or {}).get("status") in TERMINAL_STATUSES:
-            finished.add(workflow_id)
-
-
-def refresh_expired_urls(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """After an expired blob URL (403), get a fresh one instead of repeating it."""
-    expired: dict[str, Entry] = {}
-    for entry in log:
-        if _is_content(entry):
-            key = _key(entry)
-            if key in expired:
-                yield Violation("refresh-expired-url", "Fetched an expired blob URL again instead of refreshing it",
-                                RULES_BY_ID["refresh-expired-url"].source, [expired.pop(key), entry])
-            if entry["status"] == 403:
-                expired[key] = entry
-        elif _is_blob_api(entry) or WORKFLOW_PATH.match(entry["path"]):
-            expired.clear()
-
-
-def ephemeral_needs_result_path(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """An ephemeral workflow needs a callback or wait > 0."""
-    for entry in log:
-        body = entry.get("body")
-        if _is_submit(entry) and isinstance(body, dict) and body.get("ephemeral") is True:
-            wait = (entry.get("query") or {}).get("wait", "0")
-            if not body.get("callbacks") and wait in ("0", ""):
-                yield Violation("ephemeral-needs-callback", "Submitted an ephemeral workflow with no callback and wait=0",
-                                RULES_BY_ID["ephemeral-needs-callback"].source, [entry])
-
-
-def webhook_receivers_prompt(log: list[Entry], inbox: list[Entry]) -> Iterable[Violation]:
-    """Webhook receivers answer 2xx quickly."""
-    for attempt in inbox:
-        code, latency = attempt.get("statusCode"), (attempt.get("latencyMs") or 0) / 1000
-        if code is None or not 200 <= code < 300 or latency > WEBHOOK_PROMPT_SECONDS:
-            why = attempt.get("error") or (f"answered {code}" if code else "no answer")
-            if latency > WEBHOOK_PROMPT_SECONDS:
-                why += f" after {latency:.1f} s"
-            yield Violation("webhook-2xx-promptly", f"Webhook receiver {why}",
-                            RULES_BY_ID["webhook-2xx-promptly"].source, [attempt])
+def _brief(entry: Entry) -> Entry:
+    keys = ("seq", "at", "method", "path", "query", "status") if "method" in entry else (
+        "at", "url", "eventType", "workflowId", "attempt", "statusCode", "latencyMs", "error")
+    return {k: entry.get(k) for k in keys}
 
 
 GUIDE = "guide/errors-and-retries.md"
+RESULTS = "guide/results-and-webhooks.md"
+KLING_RECIPE = "recipes/kling.md"
 RULES: tuple[Rule, ...] = (
     Rule("no-retry-after-4xx", "never resend an unchanged request after 400/401/403/404",
-         f"{GUIDE} (HTTP status taxonomy: 'Don't retry 400 / 401 / 403 / 404')", no_retry_after_client_error),
-    Rule("backoff-on-429-5xx", "back off after 429 (Retry-After) and 5xx; give up after ~5 tries",
-         f"{GUIDE} (retry guidance for 429 / 5xx)", backoff_after_throttle_or_5xx),
+         f"{GUIDE} (HTTP status taxonomy: the Retry? column)", checks.no_retry_after_client_error),
+    Rule("backoff-on-429-5xx", "back off after 429 / 5xx (at least Retry-After when given); give up after ~5 tries",
+         f"{GUIDE} (retry guidance for 429 / 5xx); RFC 9110 Retry-After", checks.backoff_after_throttle_or_5xx),
     Rule("kling-wait-zero", "submit Kling workflows with wait=0",
-         "recipes/kling.md ('always submit with wait=0')", kling_submits_wait_zero),
+         f"{KLING_RECIPE} (introduction; long-running jobs)", checks.kling_submits_wait_zero),
     Rule("kling-duration-type", "kling durations are strings, kling-v3 durations integers",
-         "recipes/kling.md (parameters; troubleshooting 'duration must be one of')", kling_duration_types),
-    Rule("poll-cadence", "poll GetWorkflow no faster than every 10 s (10 s → 30 s → 60 s)",
-         "recipes/kling.md (long-running jobs: polling cadence)", polling_cadence),
+         f"{KLING_RECIPE} (parameters; troubleshooting)", checks.kling_duration_types),
+    Rule("poll-cadence", "poll a running workflow no faster than the 10 s → 30 s → 60 s cadence",
+         f"{KLING_RECIPE} (long-running jobs: polling)", checks.polling_cadence),
     Rule("poll-until-terminal", "stop polling once the status is terminal",
-         "guide/results-and-webhooks.md (polling fallback)", polling_stops_at_terminal),
-    Rule("refresh-expired-url", "after an expired blob URL, refetch the workflow or call GetBlob",
-         "recipes/kling.md (reading the result); guide/errors-and-retries.md (blob URLs 403)", refresh_expired_urls),
+         f"{RESULTS} (polling fallback)", checks.polling_stops_at_terminal),
+    Rule("refresh-expired-url", "after a blob URL answers 403, get a fresh URL; never fetch the dead one again",
+         f"{KLING_RECIPE} (reading the result); {GUIDE} (common gotchas: blob URLs 403)", checks.refresh_expired_urls),
     Rule("ephemeral-needs-callback", "an ephemeral workflow needs a callback or wait > 0",
-         "guide/results-and-webhooks.md (ephemeral workflows)", ephemeral_needs_result_path),
+         f"{RESULTS} (ephemeral workflows: validation)", checks.ephemeral_needs_result_path),
+    Rule("ephemeral-detailed-callback", "an ephemeral workflow's callbacks should be detailed",
+         f"{RESULTS} (ephemeral workflows: detailed callbacks)", checks.ephemeral_detailed_callbacks,
+         ADVISORY),
     Rule("webhook-2xx-promptly", "webhook receivers answer 2xx quickly",
-         "guide/results-and-webhooks.md (receiving endpoint checklist)", webhook_receivers_prompt),
+         f"{RESULTS} (receiving endpoint checklist)", checks.webhook_receivers_prompt),
+    Rule("webhook-dedupe", "handle a repeated webhook delivery once",
+         f"{RESULTS} (receiving endpoint checklist: idempotency)",
+         checks.webhook_deduplication, ADVISORY),
+    Rule("unknown-input-property", "send only the properties the documentation lists",
+         f"{KLING_RECIPE} (parameters); guide/submitting-work.md (workflow-level body fields)",
+         checks.unknown_input_properties, ADVISORY),
 )
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
+
+
+def check_rule_ids(ids: Iterable[str]) -> tuple[str, ...]:
+    """``ids`` as a tuple, after checking each names a rule (ValueError names the unknown ones)."""
+    given = tuple(ids)
+    unknown = [i for i in given if i not in RULES_BY_ID]
+    if unknown:
+        raise ValueError(f"unknown lint rule id(s): {', '.join(unknown)}; known: {', '.join(RULES_BY_ID)}")
+    return given
 
 
 def _plain(items: Iterable[Any]) -> list[Entry]:
     return [item.to_json() if hasattr(item, "to_json") else dict(item) for item in items]
 
 
-def lint(log: Iterable[Any], inbox: Iterable[Any] = ()) -> list[Violation]:
-    """Every violation in a request log (and webhook inbox), in rule order."""
-    entries, attempts = _plain(log), _plain(inbox)
-    entries = [e for e in entries if not e["path"].startswith(CONTROL_PREFIX)]
+def lint(log: Iterable[Any], inbox: Iterable[Any] = (), *, ignore: Iterable[str] = (),
+         include_advisories: bool = True, by_tenant: bool = True) -> list[Violation]:
+    """Every violation in a request log and webhook inbox, rule by rule; each tenant judged on its own traffic.
+
+    Entries and attempts are grouped by their ``tenant`` field, which must name tenants the same
+    way in both lists. ``by_tenant=False`` judges everything as one tenant's (lists already
+    filtered to one token); so does a log and an inbox holding one tenant each.
+    """
+    skipped = set(check_rule_ids(ignore))
+    entries = [e for e in _plain(log) if not str(e.get("path", "")).startswith(CONTROL_PREFIX)]
+    attempts = _plain(inbox)
+    log_tenants = {e.get("tenant") for e in entries}
+    inbox_tenants = {a.get("tenant") for a in attempts}
+    together = not by_tenant or (len(log_tenants) == 1 and len(inbox_tenants) == 1)
+    traffic: dict[Any, tuple[list[Entry], list[Entry]]] = {}
+    for entry in entries:
+        traffic.setdefault(None if together else entry.get("tenant"), ([], []))[0].append(entry)
+    for attempt in attempts:
+        traffic.setdefault(None if together else attempt.get("tenant"), ([], []))[1].append(attempt)
     found: list[Violation] = []
     for rule in RULES:
-        found.extend(rule.check(entries, attempts))
+        if rule.id in skipped or (rule.severity == ADVISORY and not include_advisories):
+            continue
+        for tenant, (mine, theirs) in traffic.items():
+            for finding in rule.check(mine, theirs):
+                severity = finding.severity or rule.severity
+                if severity == ADVISORY and not include_advisories:
+                    continue
+                who = tenant if not together else next(iter(log_tenants or inbox_tenants), None)
+                found.append(Violation(rule.id, finding.message, rule.source, finding.requests, severity, who))
     return found
 
 
-def report(violations: list[Violation]) -> str:
-    """A readable report of violations (or a one-line all-clear)."""
+def failing(violations: Iterable[Violation], *, strict: bool = False) -> list[Violation]:
+    """The violations that fail a check: errors, plus advisories when ``strict``."""
+    return [v for v in violations if strict or v.severity == ERROR]
+
+
+def _grouped(violations: list[Violation]) -> list[list[Violation]]:
+    groups: dict[str, list[Violation]] = {}
+    for violation in violations:
+        groups.setdefault(violation.rule, []).append(violation)
+    return sorted(groups.values(), key=lambda g: (g[0].severity != ERROR, list(RULES_BY_ID).index(g[0].rule)
+                                                   if g[0].rule in RULES_BY_ID else len(RULES_BY_ID)))
+
+
+def report(violations: list[Violation], *, every: bool = False) -> str:
+    """A readable report grouped by rule: the first violation of each in full, the rest counted (all if ``every``)."""
     if not violations:
         return f"client conforms: 0 violations of {len(RULES)} rules"
-    return "\n".join([f"{len(violations)} contract violation(s):", *(v.describe() for v in violations)])
+    errors = failing(violations)
+    notes = len(violations) - len(errors)
+    head = f"{len(errors)} contract violation(s) of {len({v.rule for v in errors})} rule(s)" if errors \
+        else "client conforms"
+    lines = [head + (f"; {notes} advisory note(s)" if notes else "") + ":"]
+    tenants = len({v.tenant for v in violations}) > 1
+    for group in _grouped(violations):
+        for violation in group if every else group[:1]:
+            lines.append(violation.describe())
+            if tenants:
+                lines.append(f"    tenant: {violation.tenant}")
+        if len(group) > 1 and not every:
+            seqs = [f"#{v.requests[-1]['seq']}" for v in group[1:] if v.requests and "seq" in v.requests[-1]]
+            shown = f" ({', '.join(seqs[:5])}{', …' if len(seqs) > 5 else ''})" if seqs else ""
+            lines.append(f"    … and {len(group) - 1} more like it{shown}")
+    return "\n".join(lines)
 
 
-def assert_conforms(violations: list[Violation]) -> None:
-    """Raise AssertionError with the report when there is any violation."""
-    if violations:
+def report_json(violations: list[Violation], *, every: bool = False) -> dict[str, Any]:
+    """The report as JSON (``GET /_mock/lint``): totals, then one group per rule with its first violation.
+
+    ``conforms`` is false when any error is present (advisories never make it false); ``every``
+    adds each group's full ``violations`` list.
+    """
+    errors = failing(violations)
+    groups = []
+    for group in _grouped(violations):
+        first = group[0]
+        item = {"rule": first.rule, "severity": first.severity, "source": first.source,
+                "summary": RULES_BY_ID[first.rule].summary if first.rule in RULES_BY_ID else "",
+                "count": len(group), "first": first.to_json(),
+                "tenants": sorted({str(v.tenant) for v in group if v.tenant is not None})}
+        if every:
+            item["violations"] = [v.to_json() for v in group]
+        groups.append(item)
+    return {"conforms": not errors, "errors": len(errors), "advisories": len(violations) - len(errors),
+            "rules": groups}
+
+
+def rules_json() -> list[dict[str, str]]:
+    """Every rule: id, severity, summary and source (for ``--list-rules`` or an index endpoint)."""
+    return [{"id": r.id, "severity": r.severity, "summary": r.summary, "source": r.source} for r in RULES]
+
+
+def assert_conforms(violations: list[Violation], *, strict: bool = False) -> None:
+    """Raise AssertionError with the grouped report when any violation fails (advisories only when ``strict``)."""
+    if failing(violations, strict=strict):
         raise AssertionError(report(violations))

@@ -5,15 +5,16 @@ of 429 / 503 answers before it is accepted, 503s while polling, how long the job
 repeats as it goes), webhook events delivered twice (as a retried delivery may be), a blob URL that
 has already expired when the client fetches it, and how the job ends. ``civitai_mock.play(mock,
 timeline)`` makes a fake behave exactly so; ``timeline.expected`` is what a correct client must
-report. A user's test::
+report, and ``civitai_mock.check`` says so — explaining what the fake did when the client is wrong.
+A user's test::
 
+    @settings(deadline=None)                 # one client run takes longer than Hypothesis's 200 ms
     @given(timelines())
     def test_my_client(timeline):
         with civitai_fake() as mock:
             play(mock, timeline)
             result = my_client(mock.client, sleep=mock.advance).generate(body)
-            assert (result.status, result.reason, result.video is not None) == timeline.expected
-            mock.assert_client_conforms()
+            check(mock, timeline, result)    # outcome == timeline.expected, and no contract errors
 
 Hypothesis shrinks a failure to the smallest timeline; ``repr(timeline)`` is valid Python and
 ``Timeline.from_json`` / ``to_json`` replay it from a file.
@@ -53,7 +54,7 @@ class Timeline:
     expired_urls: int = 0
     duplicate_webhooks: int = 0
     seed: int = 0
-    notes: tuple[str, ...] = field(default=(), compare=False)
+    notes: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def expected(self) -> tuple[str, str | None, bool]:
@@ -67,8 +68,30 @@ class Timeline:
         data.pop("notes")
         return data
 
+    def behaviours(self) -> list[str]:
+        """What this timeline makes the fake do, in words (one sentence per injected behaviour)."""
+        status, reason = ENDINGS[self.ending]
+        ending = {"succeeded": "succeed", "expired": "run past its timeout and expire",
+                  "canceled": "be canceled"}.get(status, f"fail with reason {reason!r}")
+        said = [f"the job is set to {ending} after {self.runtime} s of processing"]
+        if self.submit_throttles:
+            said.append(f"the first {len(self.submit_throttles)} submit(s) answer "
+                        f"{', '.join(map(str, self.submit_throttles))} with Retry-After: {self.retry_after}")
+        if self.poll_errors:
+            said.append(f"the first {self.poll_errors} GetWorkflow call(s) answer 503 with Retry-After: "
+                        f"{self.retry_after}")
+        if self.expired_urls:
+            said.append(f"the first {self.expired_urls} signed blob URL(s) handed out are already expired")
+        if self.duplicate_webhooks:
+            said.append(f"the first {self.duplicate_webhooks} acknowledged webhook event(s) are delivered twice")
+        return said
+
+    def replay(self) -> str:
+        """The line that replays this timeline (``play(mock, Timeline(...))``)."""
+        return f"play(mock, {self!r})"
+
     @classmethod
-    def from_json(cls, data: dict[str, Any] | str) -> "Timeline":
+    def from_json(cls, data: dict[str, Any] | str) -> Timeline:
         """Rebuild from ``to_json`` output (a dict or a JSON string)."""
         raw = json.loads(data) if isinstance(data, str) else dict(data)
         raw["submit_throttles"] = tuple(raw.get("submit_throttles", ()))

@@ -1,17 +1,18 @@
-"""Property-based timelines: the reference client reports what every allowed timeline says it must,
-and deliberately buggy clients are caught, with Hypothesis shrinking to the smallest timeline."""
+"""Property-based timelines: buggy clients are caught with Hypothesis shrinking to the smallest timeline,
+failures explain what the fake did, and timelines replay. (Correct clients: tests/test_corpus.py.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
-from civitai_mock.contracts.timelines import Timeline, timelines
 from hypothesis import HealthCheck, Phase, find, given, settings
 
 from civitai_mock import civitai_fake, play
+from civitai_mock.contracts.timelines import Timeline, timelines
+from civitai_mock.kit.play import TimelineFailure, check
 from examples.reference_client import KlingClient, Result
+from tests.clients.buggy import CachesBlobUrls, IgnoresRetryAfter, PollsEveryTwoSeconds
 
 BODY = {"engine": "kling-v3", "operation": "text-to-video", "prompt": "a lighthouse in a storm", "duration": 5}
 
@@ -34,49 +35,6 @@ def reported(result: Result | None) -> tuple[str, str | None, bool] | None:
 def mock() -> Any:
     with civitai_fake() as handle:
         yield handle
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
-@given(timeline=timelines())
-def test_reference_client_reports_every_timeline_correctly(mock: Any, timeline: Timeline) -> None:
-    result = run(mock, KlingClient, timeline)
-    assert reported(result) == timeline.expected
-    assert mock.lint() == []
-
-
-class CachesBlobUrls(KlingClient):
-    """Bug: downloads the first URL it saw again and again instead of refreshing it."""
-
-    def download(self, workflow: dict[str, Any]) -> bytes | None:
-        url = workflow["steps"][0].get("output", {}).get("video", {}).get("url")
-        for _ in range(3):
-            response = self.http.get(url)
-            if response.status_code == 200:
-                return response.content
-        return None
-
-
-class IgnoresRetryAfter(KlingClient):
-    """Bug: retries throttled requests immediately."""
-
-    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        for _ in range(5):
-            response = self.http.request(method, url, **kwargs)
-            if response.status_code not in (429, 503):
-                return response
-        return response
-
-
-class PollsTooFast(KlingClient):
-    """Bug: polls every 2 s (the generic guide's cadence) although Kling jobs take minutes."""
-
-    def wait(self, workflow_id: str, timeout: float = 6 * 3600) -> dict[str, Any]:
-        while True:
-            self.sleep(2)
-            workflow = self._request("GET", f"/v2/consumer/workflows/{workflow_id}").json()
-            if workflow["status"] in ("succeeded", "failed", "expired", "canceled"):
-                return workflow
 
 
 def failing_timeline(mock: Any, client_class: type[KlingClient], rule: str | None = None) -> Timeline:
@@ -109,7 +67,7 @@ def test_ignoring_retry_after_is_caught_and_shrinks_to_one_throttle(mock: Any) -
 
 
 def test_polling_too_fast_is_caught_on_the_simplest_timeline(mock: Any) -> None:
-    timeline = failing_timeline(mock, PollsTooFast, rule="poll-cadence")
+    timeline = failing_timeline(mock, PollsEveryTwoSeconds, rule="poll-cadence")
     assert timeline == Timeline(seed=timeline.seed)
 
 
@@ -151,3 +109,62 @@ def test_expected_outcome_of_each_ending() -> None:
     assert Timeline(ending="failed:no_provider_available").expected == ("failed", "no_provider_available", False)
     assert Timeline(ending="expired").expected == ("expired", "timeout", False)
     assert Timeline(ending="canceled").expected == ("canceled", "canceled", False)
+
+
+def test_a_wrong_outcome_is_explained_with_what_the_fake_did_the_docs_and_the_replay_line(mock: Any) -> None:
+    timeline = Timeline(expired_urls=1, seed=3)
+    result = run(mock, CachesBlobUrls, timeline)
+    with pytest.raises(TimelineFailure) as failure:
+        check(mock, timeline, result)
+    text = str(failure.value)
+    assert "expected: ('succeeded', None, True)" in text and "actual:   ('succeeded', None, False)" in text
+    assert "the first 1 signed blob URL(s) handed out are already expired" in text
+    assert "-> 403: the video URL had already expired when your client fetched it" in text
+    assert "The docs say: a signed blob URL stops working after a while: read the workflow again" in text
+    assert text.count("[refresh-expired-url]") == 1 and "more like it" in text  # the lint report, grouped
+    replay = text.split("Replay: ")[1].splitlines()[0]
+    assert replay == "play(mock, Timeline(ending='succeeded', runtime=10, submit_throttles=(), retry_after=1, " \
+                     "poll_errors=0, expired_urls=1, duplicate_webhooks=0, seed=3))"
+
+
+def test_a_client_that_gives_up_is_told_about_retries(mock: Any) -> None:
+    class GivesUpAtOnce(KlingClient):
+        def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+            return self.http.request(method, url, **kwargs).raise_for_status()
+
+    timeline = Timeline(submit_throttles=(429,), retry_after=4)
+    play(mock, timeline)
+    with pytest.raises(Exception) as raised:
+        GivesUpAtOnce(mock.client, sleep=mock.advance).generate(BODY)
+    with pytest.raises(TimelineFailure, match=r"(?s)raised HTTPStatusError.*429 \(Retry-After: 4 s\).*"
+                                              r"The docs say: back off exponentially before retrying a 429 / 5xx"):
+        check(mock, timeline, raised.value)
+
+
+def test_play_as_a_context_manager_narrates_any_exception_escaping_it(mock: Any) -> None:
+    timeline = Timeline(ending="failed:blocked")
+    with pytest.raises(KeyError) as raised, play(mock, timeline):
+        KlingClient(mock.client, sleep=mock.advance).generate(BODY)
+        raise KeyError("video")
+    note = "\n".join(raised.value.__notes__)
+    assert "the job is set to fail with reason 'blocked'" in note and "your client saw the workflow failed" in note
+    assert "Replay: play(mock, Timeline(ending='failed:blocked'" in note
+
+
+def test_check_is_silent_for_a_correct_client_and_judges_the_contract_too(mock: Any) -> None:
+    timeline = Timeline(poll_errors=2, expired_urls=2, submit_throttles=(503,))
+    check(mock, timeline, run(mock, KlingClient, timeline))
+    result = run(mock, IgnoresRetryAfter, timeline)
+    assert reported(result) == timeline.expected  # right outcome, broken contract
+    with pytest.raises(TimelineFailure, match=r"(?s)reported the expected .*\[backoff-on-429-5xx\]"):
+        check(mock, timeline, result)
+
+
+def test_behaviours_describe_every_injected_fault() -> None:
+    said = Timeline(ending="expired", runtime=40, submit_throttles=(429, 503), retry_after=7, poll_errors=1,
+                    expired_urls=2, duplicate_webhooks=3).behaviours()
+    assert said == ["the job is set to run past its timeout and expire after 40 s of processing",
+                    "the first 2 submit(s) answer 429, 503 with Retry-After: 7",
+                    "the first 1 GetWorkflow call(s) answer 503 with Retry-After: 7",
+                    "the first 2 signed blob URL(s) handed out are already expired",
+                    "the first 3 acknowledged webhook event(s) are delivered twice"]

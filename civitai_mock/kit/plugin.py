@@ -3,7 +3,8 @@
 Fixtures:
 - ``civitai_mock``: a handle on a session-scoped in-process fake, reset for every test.
 - ``civitai_mock_server``: the same fake served over HTTP on a free 127.0.0.1 port (``.url``).
-Marker: ``@pytest.mark.civitai_mock(seed=…, url_ttl=…, balances={…}, speed=…, token=…)``.
+Marker: ``@pytest.mark.civitai_mock(seed=…, url_ttl=…, balances={…}, speed=…, token=…, lint_ignore=[…])``
+(``lint_ignore``: rule ids that ``lint()`` / ``assert_client_conforms()`` skip in this test).
 For Hypothesis (no per-test fixtures): ``with civitai_fake(seed=…) as mock:`` per example.
 """
 
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
     from civitai_mock.kit.handle import CivitaiMock
     from civitai_mock.kit.live import LiveServer
 
-MARKER = "civitai_mock(seed=0, url_ttl=600, balances=None, speed=None, token='test-token'): configure the fake"
-_OPTIONS = ("seed", "url_ttl", "balances", "speed", "token")
+MARKER = ("civitai_mock(seed=0, url_ttl=600, balances=None, speed=None, token='test-token', lint_ignore=()): "
+          "configure the fake")
+_OPTIONS = ("seed", "url_ttl", "balances", "speed", "token", "lint_ignore")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,6 +34,14 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
     unknown = set(options) - set(_OPTIONS)
     if unknown:
         raise pytest.UsageError(f"unknown civitai_mock marker options: {', '.join(sorted(unknown))}")
+    if "lint_ignore" in options:
+        from civitai_mock.contracts.rules import check_rule_ids
+
+        ignore = options["lint_ignore"]
+        try:
+            options["lint_ignore"] = check_rule_ids([ignore] if isinstance(ignore, str) else ignore)
+        except ValueError as error:
+            raise pytest.UsageError(f"civitai_mock marker: {error}") from None
     return options
 
 
@@ -53,6 +63,7 @@ def _prepared(mock: "CivitaiMock", options: dict[str, Any]) -> "CivitaiMock":
     mock.configure(seed=options.get("seed", 0), url_ttl=options.get("url_ttl", DEFAULT_URL_TTL),
                    balances=options.get("balances") or mock.engine.accounts.defaults_initial)
     mock.use_token(options.get("token", DEFAULT_TOKEN))
+    mock.lint_ignore = options.get("lint_ignore", ())
     mock.reset()
     return mock
 
@@ -64,7 +75,8 @@ def civitai_mock(request: pytest.FixtureRequest, civitai_mock_session: "CivitaiM
 
     options = _options(request)
     if options.get("speed") is not None:
-        with civitai_fake(**{k: v for k, v in options.items() if k != "balances"}) as mock:
+        with civitai_fake(**{k: v for k, v in options.items() if k not in ("balances", "lint_ignore")}) as mock:
+            mock.lint_ignore = options.get("lint_ignore", ())
             if options.get("balances"):
                 mock.configure(balances=options["balances"])
                 mock.reset()

@@ -1,0 +1,82 @@
+"""autojump: sleeps inside the block advance the virtual clock instead of blocking, within documented limits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from civitai_mock import CivitaiMock, civitai_fake
+
+BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "a fox", "duration": 5}}]}
+TERMINAL = ("succeeded", "failed", "expired", "canceled")
+
+
+def poll_with_hard_coded_sleep(http: httpx.Client) -> tuple[dict[str, Any], int]:
+    """Production-style loop: submit, then ``time.sleep(10)`` between polls; returns the workflow and the polls."""
+    workflow = http.post("/v2/consumer/workflows", params={"wait": 0}, json=BODY).json()
+    polls = 0
+    while workflow["status"] not in TERMINAL:
+        time.sleep(10)
+        workflow = http.get(f"/v2/consumer/workflows/{workflow['id']}").json()
+        polls += 1
+    return workflow, polls
+
+
+def test_a_hard_coded_ten_second_poll_loop_finishes_a_kling_v3_job_in_well_under_a_second(
+        civitai_mock: CivitaiMock) -> None:
+    started, clock_before = time.perf_counter(), civitai_mock.clock.now()
+    with civitai_mock.autojump():
+        workflow, polls = poll_with_hard_coded_sleep(civitai_mock.client)
+    wall = time.perf_counter() - started
+    assert workflow["status"] == "succeeded" and polls >= 12  # Kling V3 Standard 5 s: 2–5 minutes of clock time
+    assert civitai_mock.clock.now() - clock_before == 10 * polls
+    assert wall < 1.0
+    civitai_mock.assert_client_conforms()
+
+
+def test_asyncio_sleep_in_a_loop_run_inside_the_block_advances_the_clock(civitai_mock: CivitaiMock) -> None:
+    async def main() -> str:
+        async with civitai_mock.async_client() as http:
+            workflow = (await http.post("/v2/consumer/workflows", params={"wait": 0}, json=BODY)).json()
+            while workflow["status"] not in TERMINAL:
+                assert await asyncio.sleep(30, result="slept") == "slept"
+                workflow = (await http.get(f"/v2/consumer/workflows/{workflow['id']}")).json()
+            return str(workflow["status"])
+
+    started = time.perf_counter()
+    with civitai_mock.autojump():
+        assert asyncio.run(main()) == "succeeded"
+    assert time.perf_counter() - started < 1.0
+
+
+def test_sleeps_are_real_again_after_the_block_even_when_it_raises(civitai_mock: CivitaiMock) -> None:
+    real_sleep, real_async_sleep = time.sleep, asyncio.sleep
+    with pytest.raises(RuntimeError), civitai_mock.autojump():
+        assert time.sleep is not real_sleep and asyncio.sleep is not real_async_sleep
+        raise RuntimeError("boom")
+    assert time.sleep is real_sleep and asyncio.sleep is real_async_sleep
+
+
+def test_other_threads_and_captured_functions_sleep_for_real(civitai_mock: CivitaiMock) -> None:
+    captured = time.sleep  # code that took sleep before the block keeps the real one (a documented limit)
+    before = civitai_mock.clock.now()
+    with civitai_mock.autojump():
+        started = time.perf_counter()
+        worker = threading.Thread(target=time.sleep, args=(0.05,))
+        worker.start()
+        worker.join()
+        captured(0.02)
+        assert time.perf_counter() - started >= 0.07
+        assert civitai_mock.clock.now() == before
+        time.sleep(0)  # zero still only yields
+        assert civitai_mock.clock.now() == before
+
+
+def test_autojump_needs_the_virtual_clock() -> None:
+    with civitai_fake(speed=60) as mock, pytest.raises(RuntimeError, match="virtual clock"), mock.autojump():
+        pass
