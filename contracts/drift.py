@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import httpx
+
 from civitai_mock.contracts import kling
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.validation import validate_video_input

@@ -13,7 +13,7 @@ import re
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlparse
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from civitai_mock.contracts.casing import any_case
@@ -123,8 +123,14 @@ def _http_url(value: str) -> str:
     return value
 
 
-SourceImage = Annotated[str, AfterValidator(_source_image)]
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
+#: What the JSON Schema says of these strings (the validators above decide; the patterns describe them for
+#: schema-driven tools such as Schemathesis, without changing the documented error messages).
+URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
+_BASE64_TEXT = r"(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+SOURCE_IMAGE_PATTERN = rf"^(?:https?://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?(/[^\s]*)?|data:[\w.+-]+/[\w.+-]+;base64,{_BASE64_TEXT}|{_BASE64_TEXT})$"
+SourceImage = Annotated[str, AfterValidator(_source_image),
+                        WithJsonSchema({"type": "string", "pattern": SOURCE_IMAGE_PATTERN})]
+HttpUrl = Annotated[str, AfterValidator(_http_url), WithJsonSchema({"type": "string", "pattern": URL_PATTERN})]
 ModeField = any_case(Mode)
 ModelField = any_case(KlingModelName)
 OperationField = any_case(Operation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,13 @@ class Outcome:
         unknown = set(data) - allowed
         if unknown:
             raise OutcomeError(f"unknown outcome fields: {', '.join(sorted(unknown))}")
+        for name in ("kind", "reason", "blockedReason", "nsfwLevel"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise OutcomeError(f"{name} must be a string")
+        runtime = data.get("runtime")
+        if runtime is not None and (isinstance(runtime, bool) or not isinstance(runtime, (int, float))
+                                    or not math.isfinite(runtime)):
+            raise OutcomeError("runtime must be a number of seconds")
         kind = data.get("kind", "succeed")
         reason = data.get("reason")
         if kind == "fail" and not reason:

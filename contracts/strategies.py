@@ -13,6 +13,8 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import strategies as st
+
 from civitai_mock.contracts import kling
 from civitai_mock.contracts.template import STEP_TYPES
 from civitai_mock.contracts.workflow import (
@@ -21,7 +23,6 @@ from civitai_mock.contracts.workflow import (
     MAX_TAG_LENGTH,
     MAX_TAGS,
 )
-from hypothesis import strategies as st
 
 _SAFE_TEXT = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="[]")
 

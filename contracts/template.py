@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, Field
+
 from civitai_mock.contracts.casing import any_case
 from civitai_mock.contracts.kling import ContractModel, HttpUrl
-from civitai_mock.contracts.timespan import parse_timespan
+from civitai_mock.contracts.timespan import parse_step_timeout
 from civitai_mock.contracts.workflow import (
     CALLBACK_EVENT_TYPES,
     EXTERNAL_ID_MAX,
     EXTERNAL_ID_PATTERN,
+    MAX_STEPS,
     MAX_TAG_LENGTH,
     MAX_TAGS,
     Currency,
@@ -18,7 +21,6 @@ from civitai_mock.contracts.workflow import (
     Priority,
     UpgradeMode,
 )
-from pydantic import AfterValidator, Field
 
 #: Step types this fake implements.
 STEP_TYPES: tuple[str, ...] = ("videoGen",)
@@ -26,7 +28,7 @@ CallbackEventType = Literal[CALLBACK_EVENT_TYPES]  # type: ignore[valid-type]
 
 
 def _timespan(value: str) -> str:
-    parse_timespan(value)
+    parse_step_timeout(value)
     return value
 
 
@@ -70,7 +72,7 @@ class StepTemplate(ContractModel):
 class WorkflowTemplate(ContractModel):
     """The SubmitWorkflow body; ``steps`` are validated one by one so errors carry their index."""
 
-    steps: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    steps: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_STEPS)]
     metadata: dict[str, Any] | None = None
     tags: Tags | None = None
     callbacks: list[CallbackTemplate] | None = None

@@ -9,8 +9,9 @@ _ISO = re.compile(
     r"^P(?!$)(?:(?P<days>\d+(?:\.\d+)?)D)?"
     r"(?:T(?=\d)(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
-#: Default step timeout when a submission names none.
+#: Default step timeout when a submission names none, and the longest the fake accepts.
 DEFAULT_STEP_TIMEOUT_SECONDS = 20 * 60
+MAX_STEP_TIMEOUT_SECONDS = 7 * 86400
 
 
 def parse_timespan(text: str) -> float:
@@ -24,6 +25,14 @@ def parse_timespan(text: str) -> float:
         parts = {k: float(v) for k, v in match.groupdict().items() if v is not None}
         return parts.get("days", 0) * 86400 + parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
     raise ValueError(f"'{text}' is not a time span (use hh:mm:ss such as 00:20:00, or ISO 8601 such as PT20M)")
+
+
+def parse_step_timeout(text: str) -> float:
+    """Seconds of a step ``timeout``: a time span from 0 up to the longest a step may run (7 days)."""
+    seconds = parse_timespan(text)
+    if not 0 <= seconds <= MAX_STEP_TIMEOUT_SECONDS:
+        raise ValueError(f"timeout must be at most {format_timespan(MAX_STEP_TIMEOUT_SECONDS)} (7 days)")
+    return seconds
 
 
 def format_timespan(seconds: float) -> str:

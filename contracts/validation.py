@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from civitai_mock.contracts import kling
 from civitai_mock.contracts.template import STEP_TYPES, StepTemplate, WorkflowTemplate
-from pydantic import BaseModel, ValidationError
+from civitai_mock.contracts.workflow import MAX_STEPS
 
 Errors = dict[str, list[str]]
 
@@ -140,6 +142,8 @@ def validate_submission(body: Any) -> Submission:
     """Validate a SubmitWorkflow body; raise ContractViolation listing every problem found."""
     if not isinstance(body, dict):
         raise ContractViolation({"$": ["The request body must be a JSON object"]})
+    if isinstance(body.get("steps"), list) and len(body["steps"]) > MAX_STEPS:  # refuse before validating each
+        raise ContractViolation({"steps": [f"A workflow can have at most {MAX_STEPS} steps"]})
     errors: Errors = {}
     try:
         template = WorkflowTemplate.model_validate(body)

@@ -62,8 +62,9 @@ FAILURE_MESSAGES: dict[str, str] = {
     "": "The job failed. Submitting the same request again may work.",
 }
 
-#: Limits from the WorkflowTemplate schema.
+#: Limits from the WorkflowTemplate schema (the steps cap is the fake's own: the schema names none).
 MAX_TAGS, MAX_TAG_LENGTH = 10, 200
+MAX_STEPS = 100
 EXTERNAL_ID_PATTERN, EXTERNAL_ID_MAX = r"^[A-Za-z0-9_-]+$", 128
 #: The documented request timeout that caps ``wait``.
 MAX_WAIT_SECONDS = 100
@@ -289,7 +290,7 @@ class UpdateWorkflowRequest(ApiModel):
 
     status: any_case(Literal["canceled"]) | None = None  # type: ignore[valid-type]
     metadata: dict[str, Any] | None = None
-    tags: list[str] | None = None
+    tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]], Field(max_length=MAX_TAGS)] | None = None
     allow_mature_content: bool | None = None
     download_priority: any_case(Priority) | None = None  # type: ignore[valid-type]
 

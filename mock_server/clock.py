@@ -1,4 +1,4 @@
-"""Injected time: a VirtualClock that tests advance, and a SystemClock with a speed factor."""
+"""Injected time: a VirtualClock that moves only when advanced, and the SystemClock (wall time)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ VIRTUAL_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
 
 
 class Clock(Protocol):
-    """Anything that tells the time in epoch seconds."""
+    """Anything that tells the time in epoch seconds, and how much shorter its durations run."""
+
+    scale: float
 
     def now(self) -> float:
         """Current time, epoch seconds."""
@@ -20,27 +22,40 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Real time, optionally accelerated: ``speed=60`` makes a minute pass every second."""
+    """The wall clock: timestamps agree with a client's own clock and never run ahead of it by themselves.
 
-    def __init__(self, speed: float = 1.0, start: float | None = None):
+    ``speed`` does not accelerate the calendar, it shortens durations: the engine multiplies every
+    duration it draws or is given (queue and run times, URL lifetimes, webhook backoffs, held
+    reads) by ``scale = 1 / speed``, so at ``speed=10`` a 3-minute Kling job takes 18 s of wall time
+    and its ``completedAt`` is 18 s after its ``createdAt``. ``advance`` jumps forward (never back).
+    """
+
+    def __init__(self, speed: float = 1.0):
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
-        self._real0 = time.time()
-        self._virtual0 = max(start, self._real0) if start is not None else self._real0
+        self.scale = 1.0 / speed
+        self._offset = 0.0
+
+    def now(self) -> float:
+        """Wall time plus any jumps made with ``advance``, epoch seconds."""
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> float:
+        """Jump forward by ``seconds`` (a system clock never goes back); return the new time."""
+        if seconds < 0:
+            raise ValueError("a clock cannot go back")
+        self._offset += seconds
+        return self.now()
 
     def resume_from(self, moment: float | None) -> None:
         """Never show a time before ``moment`` (the high-water mark of a previous run)."""
         if moment is not None and moment > self.now():
-            self._virtual0 += moment - self.now()
+            self._offset += moment - self.now()
 
-    def now(self) -> float:
-        """Current (accelerated) time, epoch seconds."""
-        return self._virtual0 + (time.time() - self._real0) * self.speed
-
-    def real_seconds(self, virtual_seconds: float) -> float:
-        """How long ``virtual_seconds`` of clock time take on the wall."""
-        return virtual_seconds / self.speed
+    def wall_seconds(self, seconds: float) -> float:
+        """How long ``seconds`` of (shortened) duration take on the wall."""
+        return seconds * self.scale
 
 
 class VirtualClock:
@@ -49,6 +64,8 @@ class VirtualClock:
     Listeners (the engine) tell the clock when their next due moment is and are called at each
     such moment, in time order, before ``advance`` returns.
     """
+
+    scale = 1.0
 
     def __init__(self, start: float = VIRTUAL_EPOCH):
         self.start = start

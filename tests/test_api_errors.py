@@ -99,7 +99,7 @@ def test_control_api(civitai_mock: CivitaiMock) -> None:
     assert_problem(http.post("/_mock/clock/advance", json={"seconds": -1}), 400)
     log = http.get("/_mock/requests", params={"token": civitai_mock.token}).json()["items"]
     assert [(e["method"], e["path"], e["status"]) for e in log] == [("POST", SUBMIT, 202)]
-    assert log[0]["body"]["steps"][0]["input"]["engine"] == "kling-v3" and log[0]["tenant"] == civitai_mock.token
+    assert log[0]["body"]["steps"][0]["input"]["engine"] == "kling-v3" and log[0]["tenant"] == "test…oken"  # masked
     http.post("/_mock/outcomes", json={"token": civitai_mock.token, "outcomes": [{"kind": "fail"}]})
     assert http.get("/_mock/outcomes", params={"token": civitai_mock.token}).json()["pending"] == [
         {"kind": "fail", "reason": "no_provider_available"}]
@@ -149,3 +149,12 @@ def test_every_route_with_an_id_is_isolated_between_tenants(civitai_mock: Civita
     after = owner.get(f"{SUBMIT}/{workflow_id}").json()
     assert after["tags"] == before["tags"] and after["status"] == before["status"] == "succeeded"
     assert intruder.get(SUBMIT).json()["items"] == []
+
+
+def test_a_patch_replacing_the_whole_document_is_a_400(civitai_mock: CivitaiMock) -> None:
+    """Found by Schemathesis: ``"path": ""`` made the patched document null and the fake answered 500."""
+    workflow_id = civitai_mock.client.post(SUBMIT, json=body()).json()["id"]
+    patch = [{"op": "add", "path": "", "value": None}]
+    for url in (f"{SUBMIT}/{workflow_id}", f"{SUBMIT}/{workflow_id}/steps/$0"):
+        answer = civitai_mock.client.patch(url, json=patch, headers={"Content-Type": "application/json-patch+json"})
+        assert_problem(answer, 400)

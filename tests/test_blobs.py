@@ -8,8 +8,8 @@ import subprocess
 from typing import Any
 
 import pytest
-from civitai_mock.contracts.kling import ASPECT_RATIOS, KLING_DURATIONS, V3_DURATIONS
 
+from civitai_mock.contracts.kling import ASPECT_RATIOS, KLING_DURATIONS, V3_DURATIONS
 from tests.mp4info import read
 
 SUBMIT = "/v2/consumer/workflows"

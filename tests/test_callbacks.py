@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import pytest
-from civitai_mock.mock_server.server.fake import Fake, FakeConfig
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +16,7 @@ from starlette.routing import Route
 
 from civitai_mock import civitai_fake
 from civitai_mock.kit.handle import CivitaiMock
+from civitai_mock.mock_server.server.fake import Fake, FakeConfig
 
 SUBMIT = "/v2/consumer/workflows"
 LIFECYCLE = ["unassigned", "preparing", "scheduled", "processing", "succeeded", "failed", "expired", "canceled"]

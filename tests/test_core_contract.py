@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from civitai_mock.contracts import kling
 from civitai_mock.contracts.timespan import format_timespan, parse_timespan
 from civitai_mock.contracts.validation import (
@@ -14,7 +15,6 @@ from civitai_mock.contracts.validation import (
     validate_video_input,
 )
 from civitai_mock.contracts.workflow import Workflow
-
 from fixtures.generate import REQUEST_INPUTS
 from tests.conftest import REFERENCE
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.strategies import video_inputs
 from civitai_mock.contracts.validation import validate_video_input
-from hypothesis import given
 
 #: The recipe page's kling table: (model, mode) -> (5 s, 10 s). v2 and v2.5-turbo ignore mode.
 KLING_TABLE = {

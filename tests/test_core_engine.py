@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 
 import pytest
+
 from civitai_mock.contracts.outcomes import Outcome
 from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 from civitai_mock.mock_server.clock import SystemClock, VirtualClock
@@ -206,13 +207,20 @@ def test_tenants_are_isolated() -> None:
         e.view("u", workflow_id)
 
 
-def test_system_clock_runs_at_its_speed() -> None:
+def test_system_clock_tells_wall_time_and_speed_shortens_durations() -> None:
     clock = SystemClock(speed=100)
-    start = clock.now()
-    time.sleep(0.05)
-    assert 4 <= clock.now() - start <= 50
+    assert abs(clock.now() - time.time()) < 0.5  # never ahead of the wall by itself
+    assert clock.wall_seconds(300) == pytest.approx(3.0)
+    before = clock.now()
+    assert clock.advance(60) - before >= 60  # a jump forward on request
+    with pytest.raises(ValueError):
+        clock.advance(-1)
     with pytest.raises(ValueError):
         SystemClock(speed=0)
+    e = Engine(SystemClock(speed=100))
+    view = e.view("t", e.submit("t", body("[mock:runtime=300] x")))
+    created = datetime.fromisoformat(view["createdAt"]).timestamp()
+    assert abs(created - time.time()) < 1  # createdAt is the wall clock's
 
 
 def test_virtual_clock_stops_at_every_due_moment_in_order() -> None:

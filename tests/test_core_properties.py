@@ -6,6 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from hypothesis import given, settings
+
+from civitai_mock import civitai_fake
 from civitai_mock.contracts import kling
 from civitai_mock.contracts.strategies import (
     Invalid,
@@ -14,9 +17,6 @@ from civitai_mock.contracts.strategies import (
     workflow_templates,
 )
 from civitai_mock.contracts.validation import ContractViolation, validate_submission
-from hypothesis import given, settings
-
-from civitai_mock import civitai_fake
 
 ROOT = Path(__file__).resolve().parents[1]
 

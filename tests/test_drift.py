@@ -6,11 +6,11 @@ import threading
 from typing import Any
 
 import pytest
+
+from civitai_mock import civitai_fake
 from civitai_mock.contracts import drift
 from civitai_mock.mock_server.engine import records
 from civitai_mock.mock_server.server import cli
-
-from civitai_mock import civitai_fake
 
 
 def test_the_fake_conforms_to_every_probe() -> None:

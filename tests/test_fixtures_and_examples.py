@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from pydantic import TypeAdapter
+
 from civitai_mock.contracts.validation import validate_submission
 from civitai_mock.contracts.workflow import (
     AnyEvent,
@@ -16,8 +18,6 @@ from civitai_mock.contracts.workflow import (
     ValidationProblemDetails,
     Workflow,
 )
-from pydantic import TypeAdapter
-
 from examples.reference_client import ApiError, KlingClient
 from fixtures import generate
 

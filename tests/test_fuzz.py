@@ -10,11 +10,11 @@ import os
 from typing import Any
 
 import pytest
-from civitai_mock.contracts.strategies import invalid_inputs, workflow_templates
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civitai_mock import civitai_fake
+from civitai_mock.contracts.strategies import invalid_inputs, workflow_templates
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10000"))
 IDS = st.sampled_from(["", "x", "%00", "..%2F..", "a" * 300, "20260101000000000-e443df", "$0", "0", "%F0%9F%98%80",

@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from civitai_mock import civitai_fake
+from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 from civitai_mock.kit.live import LiveServer, free_port
 from tests.waiting import wait_until
 

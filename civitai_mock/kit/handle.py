@@ -10,7 +10,7 @@ Used by the pytest plugin (``civitai_mock``, ``civitai_mock_server``) and direct
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, ContextManager, Iterable, Iterator
 
 import httpx
 
@@ -151,14 +151,32 @@ class CivitaiMock:
 
     # --- judging the client ----------------------------------------------------------------
 
-    def lint(self, token: str | None = None) -> list[Violation]:
-        """Client-contract violations found in this handle's tenant's traffic (see ``contracts.rules``)."""
-        tenant = token or self.token
-        return lint(self.fake.engine.requests.entries(tenant), self.fake.engine.webhooks.inbox(tenant))
+    #: Rule ids skipped by ``lint`` / ``assert_client_conforms`` (the marker's ``lint_ignore`` sets it per test).
+    lint_ignore: tuple[str, ...] = ()
 
-    def assert_client_conforms(self, token: str | None = None) -> None:
-        """Fail with a readable report when the client broke a documented rule."""
-        assert_conforms(self.lint(token))
+    def lint(self, token: str | None = None, *, everyone: bool = False, ignore: Iterable[str] = (),
+             include_advisories: bool = True) -> list[Violation]:
+        """Contract violations in one tenant's traffic (``token``, default this handle's) or, ``everyone=True``, all.
+
+        Each tenant is judged on its own requests and webhook attempts; rules in ``ignore`` (and in
+        ``lint_ignore``) are skipped; advisories are included unless ``include_advisories=False``.
+        """
+        if everyone and token is not None:
+            raise ValueError("pass a token or everyone=True, not both")
+        tenant = None if everyone else (token or self.token)
+        return lint(self.fake.engine.requests.entries(tenant), self.fake.engine.webhooks.inbox(tenant),
+                    ignore=(*self.lint_ignore, *ignore), include_advisories=include_advisories)
+
+    def assert_client_conforms(self, token: str | None = None, *, everyone: bool = False,
+                               ignore: Iterable[str] = (), strict: bool = False) -> None:
+        """Fail with a grouped report when the client broke a documented rule (advisories fail only if ``strict``)."""
+        assert_conforms(self.lint(token, everyone=everyone, ignore=ignore), strict=strict)
+
+    def autojump(self) -> ContextManager[None]:
+        """Within the block, ``time.sleep`` / ``asyncio.sleep`` on this thread advance the virtual clock instead."""
+        from civitai_mock.kit.autojump import autojump
+
+        return autojump(self)
 
     def close(self) -> None:
         """Release the in-process transport and the fake's background work."""

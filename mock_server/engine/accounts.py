@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from civitai_mock.contracts.workflow import (
     CURRENCIES,
@@ -70,13 +70,18 @@ class Accounts:
         with self._state.changing():
             self.defaults = dict(balances)
 
-    def set_balances(self, tenant: str, balances: dict[str, int]) -> dict[str, int]:
-        """Replace some or all balances of a tenant; return them all."""
+    @staticmethod
+    def check_balances(balances: dict[str, Any]) -> None:
+        """ValueError unless every key is an account and every amount a non-negative integer."""
         for account, amount in balances.items():
             if account not in CURRENCIES:
                 raise ValueError(f"unknown account '{account}'; accounts are {', '.join(CURRENCIES)}")
             if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
                 raise ValueError(f"balance of {account} must be a non-negative integer")
+
+    def set_balances(self, tenant: str, balances: dict[str, int]) -> dict[str, int]:
+        """Replace some or all balances of a tenant; return them all."""
+        self.check_balances(balances)
         with self._state.changing():
             current = self._account(tenant)
             current.update(balances)

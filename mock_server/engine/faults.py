@@ -40,7 +40,8 @@ class Fault:
             raise FaultError("count must be a positive integer")
         if target not in FAULT_TARGETS:
             raise FaultError(f"target must be one of {', '.join(FAULT_TARGETS)}")
-        if retry_after is not None and (not isinstance(retry_after, int) or retry_after < 0):
+        if retry_after is not None and (not isinstance(retry_after, int) or isinstance(retry_after, bool)
+                                        or retry_after < 0):
             raise FaultError("retryAfter must be a non-negative integer (seconds)")
         if retry_after is None and status in (429, 503):
             retry_after = 1

@@ -61,28 +61,32 @@ def typical_seconds(video_input: VideoInput, rng: random.Random) -> float:
 
 
 def plan_step(video_input: VideoInput, outcome: Outcome, created: float, timeout: float,
-              rng: random.Random) -> StepPlan:
-    """Draw the timeline of one step from the seeded RNG and the outcome it must have."""
-    preparing = created + rng.uniform(*UNASSIGNED_SECONDS)
-    scheduled = preparing + rng.uniform(*PREPARING_SECONDS)
-    processing = scheduled + rng.uniform(*SCHEDULED_SECONDS)
-    return _ending(video_input, outcome, created, preparing, scheduled, processing, timeout, rng)
+              rng: random.Random, scale: float = 1.0) -> StepPlan:
+    """Draw the timeline of one step from the seeded RNG and the outcome it must have.
+
+    ``scale`` shortens every duration (``1 / speed`` of a system clock): the plan keeps its shape.
+    """
+    preparing = created + rng.uniform(*UNASSIGNED_SECONDS) * scale
+    scheduled = preparing + rng.uniform(*PREPARING_SECONDS) * scale
+    processing = scheduled + rng.uniform(*SCHEDULED_SECONDS) * scale
+    return _ending(video_input, outcome, created, preparing, scheduled, processing, timeout, rng, scale)
 
 
 def replan_step(plan: StepPlan, video_input: VideoInput, outcome: Outcome, created: float, timeout: float,
-                rng: random.Random) -> StepPlan:
+                rng: random.Random, scale: float = 1.0) -> StepPlan:
     """The same queue times, with a run time and ending drawn for a changed input (before processing)."""
     starts = plan.processing if plan.processing is not None else plan.end
-    return _ending(video_input, outcome, created, plan.preparing, plan.scheduled, starts, timeout, rng)
+    return _ending(video_input, outcome, created, plan.preparing, plan.scheduled, starts, timeout, rng, scale)
 
 
 def _ending(video_input: VideoInput, outcome: Outcome, created: float, preparing: float, scheduled: float,
-            processing: float, timeout: float, rng: random.Random) -> StepPlan:
-    queued = processing - created
+            processing: float, timeout: float, rng: random.Random, scale: float) -> StepPlan:
+    queued = (processing - created) / scale
     if outcome.runtime is not None:
         runtime = outcome.runtime
     else:  # a drawn run time stays inside the step's timeout: only a forced one may run past it
         runtime = min(max(10.0, typical_seconds(video_input, rng) - queued), timeout * 0.95)
+    runtime, timeout = runtime * scale, timeout * scale
     if outcome.kind == "fail" and outcome.reason == "no_provider_available":
         # nobody claims the job: it fails from the queue without ever running
         return StepPlan(preparing, scheduled, None, processing, "failed", outcome.reason)
@@ -143,17 +147,23 @@ def completed_at(plan: StepPlan, now: float, canceled_at: float | None = None) -
     return plan.end if plan.end <= now else None
 
 
+#: Non-terminal statuses in the order a workflow moves through them.
+PROGRESSION: tuple[str, ...] = ("unassigned", "preparing", "scheduled", "processing")
+
+
 def roll_up(statuses: list[str]) -> str:
-    """Workflow status from its steps: all succeeded → succeeded; any failure-like end → that end."""
-    if all(s == "succeeded" for s in statuses):
-        return "succeeded"
-    for terminal in ("failed", "expired", "canceled"):
-        if terminal in statuses and all(s in TERMINAL_STATUSES for s in statuses):
-            return terminal
-    for status in ("processing", "scheduled", "preparing"):
-        if status in statuses:
-            return status
-    return "unassigned" if all(s == "unassigned" for s in statuses) else "processing"
+    """Workflow status from its steps, never going back.
+
+    All succeeded → succeeded; all ended with a failure-like end → that end (failed before expired
+    before canceled). Until then the furthest step counts, an ended step as ``processing``: each
+    step only moves forward, so the roll-up does too (no processing → scheduled when one of two
+    steps ends while the other still waits in a queue).
+    """
+    if all(s in TERMINAL_STATUSES for s in statuses):
+        if all(s == "succeeded" for s in statuses):
+            return "succeeded"
+        return next(end for end in ("failed", "expired", "canceled") if end in statuses)
+    return PROGRESSION[max(PROGRESSION.index(s) if s in PROGRESSION else len(PROGRESSION) - 1 for s in statuses)]
 
 
 class Transition(NamedTuple):

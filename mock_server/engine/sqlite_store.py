@@ -4,11 +4,18 @@ Reads are served from memory (the ``MemoryStore`` this class extends). Changes m
 fake's state lock are queued in order and written by ``flush()``, which the lock's owner calls
 once it has released the lock: readers never wait on disk, and a request is answered only after
 its own changes are written.
+
+One process per file: the store holds an exclusive lock on the database while it is open, so a
+second fake on the same file refuses to start instead of overwriting acknowledged work. A file
+that is not a database stops the start with a ``StoreError`` saying so; one unreadable workflow
+row is skipped (and logged), not fatal.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import sqlite3
 import threading
 from collections import deque
@@ -29,6 +36,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 """
 Write = tuple[str, tuple[Any, ...]]
+log = logging.getLogger("civitai_mock.store")
+
+
+class StoreError(Exception):
+    """The database cannot be used; the message says what is wrong and what to do, in one line."""
 
 
 class SqliteStore(MemoryStore):
@@ -36,19 +48,47 @@ class SqliteStore(MemoryStore):
 
     def __init__(self, path: str):
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
         self._outbox: deque[Write] = deque()
         self._closed = False
         self._write = threading.Lock()
+        self._lock_file = self._take_lock(path)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._lock_file.close()
+            raise StoreError(f"{path} is not a civitai-mock database or is damaged ({exc}); move it aside or "
+                             "pick another --db") from None
         super().__init__()
         self._load()
 
+    @staticmethod
+    def _take_lock(path: str) -> Any:
+        """An exclusive lock on the database file, held while the store is open."""
+        try:
+            handle = open(path, "ab")  # creates the file if needed, never truncates
+        except OSError as exc:
+            raise StoreError(f"cannot open the database {path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise StoreError(f"{path} is in use by another civitai-mock serve; stop that one or pick another "
+                             "--db") from None
+        return handle
+
     def _load(self) -> None:
-        for (data,) in self._db.execute("SELECT data FROM workflows ORDER BY seq"):
-            super().add(WorkflowRecord.from_json(json.loads(data)))
+        skipped = 0
+        for seq, data in self._db.execute("SELECT seq, data FROM workflows ORDER BY seq"):
+            try:
+                super().add(WorkflowRecord.from_json(json.loads(data)))
+            except (ValueError, TypeError, KeyError) as exc:
+                skipped += 1
+                log.warning("skipped unreadable workflow row %s in %s (%s)", seq, self.path, exc)
+        if skipped:
+            log.warning("%d unreadable workflow row(s) in %s were skipped; the rest is served", skipped, self.path)
 
     def _queue(self, sql: str, params: tuple[Any, ...]) -> None:
         self._outbox.append((sql, params))
@@ -101,7 +141,9 @@ class SqliteStore(MemoryStore):
         with self._write:
             rows = self._db.execute("SELECT tenant, data FROM accounts").fetchall()
         for tenant, data in rows:
-            yield tenant, json.loads(data)
+            balances = _readable(data, f"balances of one tenant in {self.path}")
+            if isinstance(balances, dict):
+                yield tenant, balances
 
     def get_meta(self, key: str) -> str | None:
         """A persisted setting, or None."""
@@ -128,7 +170,8 @@ class SqliteStore(MemoryStore):
         """Every persisted delivery, oldest first."""
         with self._write:
             rows = self._db.execute("SELECT id, data FROM deliveries ORDER BY id").fetchall()
-        return [(row, json.loads(data)) for row, data in rows]
+        readable = [(row, _readable(data, f"webhook delivery {row} in {self.path}")) for row, data in rows]
+        return [(row, data) for row, data in readable if isinstance(data, dict)]
 
     def close(self) -> None:
         """Write what is queued and close the database (closing twice is harmless)."""
@@ -138,3 +181,13 @@ class SqliteStore(MemoryStore):
         with self._write:
             self._db.close()
             self._closed = True
+        self._lock_file.close()
+
+
+def _readable(data: str, what: str) -> Any:
+    """Parsed JSON of a stored row, or None (logged) when the row is damaged."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        log.warning("skipped unreadable %s (%s)", what, exc)
+        return None

@@ -44,6 +44,9 @@ class Store(Protocol):
     def tenants(self) -> list[str]:
         """Every tenant with a stored workflow."""
 
+    def count(self, tenant: str) -> int:
+        """How many workflows a tenant has (deleted ones excluded)."""
+
     def last_seq(self) -> int:
         """The largest sequence number used so far (0 when empty)."""
 
@@ -107,6 +110,11 @@ class MemoryStore:
     def tenants(self) -> list[str]:
         """Every tenant with a stored workflow."""
         return list(self._order)
+
+    def count(self, tenant: str) -> int:
+        """How many workflows a tenant has (deleted ones excluded)."""
+        _, ids = self._order.get(tenant, ([], []))
+        return sum(1 for i in ids if (r := self._records.get((tenant, i))) is not None and not r.deleted)
 
     def add(self, record: WorkflowRecord) -> None:
         """Keep a new workflow."""

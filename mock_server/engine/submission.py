@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import posixpath
 import random
 from dataclasses import replace
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from civitai_mock.contracts.outcomes import Outcome, OutcomeError, parse_directives
+from civitai_mock.contracts.paths import CONTROL_PREFIX
 from civitai_mock.contracts.timespan import (
     DEFAULT_STEP_TIMEOUT_SECONDS,
     format_timespan,
@@ -17,21 +21,51 @@ from civitai_mock.mock_server.engine import lifecycle
 from civitai_mock.mock_server.engine.ids import IdFactory
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+LOOPBACK_NAMES = ("localhost",)
+HTTP_REFUSED = ("Callback URLs must use https (plain http is accepted for loopback hosts only, when the fake "
+                "runs locally; `serve --no-http-callbacks` refuses those too)")
+
+
+def callback_problem(url: str, allow_http: bool) -> str | None:
+    """Why a callback URL is refused, or None. Parsed, not matched as text: user information, ports,
+    IDNA hosts and percent-encoded paths cannot smuggle a request past the loopback rule or into
+    the fake's own control API."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return HTTP_REFUSED
+    if "@" in parts.netloc:
+        return "Callback URLs must not carry user information (user:password@)"
+    try:
+        host, _ = parts.hostname, parts.port
+        host = host.encode("idna").decode("ascii") if host else host
+    except (ValueError, UnicodeError):
+        return "The callback URL's host or port is not valid"
+    if not host:
+        return "The callback URL has no host"
+    if posixpath.normpath("/" + unquote(parts.path).lstrip("/")).startswith(CONTROL_PREFIX):
+        return "Callbacks may not call the fake's own control API (/_mock)"
+    if scheme == "https":
+        return None
+    if allow_http and _is_loopback(host):
+        return None
+    return HTTP_REFUSED
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def check_callbacks(submission: Submission, allow_http: bool) -> None:
-    """Callback URLs must be https (plain http to loopback hosts when the fake allows it)."""
-    errors: dict[str, list[str]] = {}
-    for index, callback in enumerate(submission.template.callbacks or []):
-        host = callback.url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
-        if callback.url.startswith("https://"):
-            continue
-        if allow_http and (host in LOOPBACK_HOSTS or host.startswith("127.")):
-            continue
-        errors[f"callbacks[{index}].url"] = [
-            "Callback URLs must use https (plain http is accepted for loopback hosts only when the fake "
-            "runs locally with --allow-http-callbacks)"]
+    """400 with the path of every callback URL the fake will not call."""
+    errors = {f"callbacks[{index}].url": [problem]
+              for index, callback in enumerate(submission.template.callbacks or [])
+              if (problem := callback_problem(callback.url, allow_http)) is not None}
     if errors:
         raise ContractViolation(errors)
 
@@ -67,7 +101,7 @@ def step_timeout(template_timeout: str | None) -> float:
 
 def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], order: list[str],
                  transactions: list[dict[str, Any]], now: float, ids: IdFactory,
-                 rng: random.Random) -> WorkflowRecord:
+                 rng: random.Random, scale: float = 1.0) -> WorkflowRecord:
     """A new workflow record with a drawn plan for every step."""
     template = submission.template
     steps = []
@@ -78,7 +112,7 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
             priority=step.template.priority or "normal", timeout=format_timespan(timeout),
             retries=step.template.retries, metadata=step.template.metadata or {},
             job_id=ids.uuid(), blob_id=ids.blob_id(), nsfw_level=outcome.nsfw_level or "pg",
-            outcome=outcome.to_json(), plan=lifecycle.plan_step(step.input, outcome, now, timeout, rng),
+            outcome=outcome.to_json(), plan=lifecycle.plan_step(step.input, outcome, now, timeout, rng, scale),
             _parsed=step.input,
         ))
     return WorkflowRecord(
@@ -93,10 +127,10 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
     )
 
 
-def replan(record: WorkflowRecord, index: int, rng: random.Random) -> None:
+def replan(record: WorkflowRecord, index: int, rng: random.Random, scale: float = 1.0) -> None:
     """Draw a new ending for step ``index`` after its input changed (queue times stay)."""
     step = record.steps[index]
     outcome = Outcome.from_json(step.outcome) if step.outcome else Outcome()
     step.plan = lifecycle.replan_step(step.plan, step.video_input(), outcome, record.created,
-                                      parse_timespan(step.timeout), rng)
+                                      parse_timespan(step.timeout), rng, scale)
     record.plans_changed()

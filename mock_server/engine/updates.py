@@ -9,6 +9,8 @@ import copy
 from typing import Any
 
 import jsonpatch
+from pydantic import ValidationError
+
 from civitai_mock.contracts.kling import VideoInput
 from civitai_mock.contracts.validation import (
     ContractViolation,
@@ -21,15 +23,11 @@ from civitai_mock.contracts.workflow import (
     UpdateWorkflowRequest,
     UpdateWorkflowStepRequest,
 )
+from civitai_mock.mock_server.engine.errors import Conflict
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
-from pydantic import ValidationError
 
 #: Step statuses in which a step may still be changed.
 CHANGEABLE_STEP_STATUSES = ("unassigned", "preparing", "scheduled")
-
-
-class Conflict(Exception):
-    """The workflow's state blocks this change (e.g. updating a step that already started)."""
 
 
 def check_tags(tags: list[Any], path: str = "tags") -> None:
@@ -65,9 +63,12 @@ def apply_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
     if not isinstance(operations, list):
         raise ContractViolation({"$": ["A JSON Patch document must be an array of operations"]})
     try:
-        return jsonpatch.apply_patch(document, operations)
+        patched = jsonpatch.apply_patch(document, operations)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, ValueError) as exc:
         raise ContractViolation({"$": [f"The JSON Patch cannot be applied: {exc}"]}) from None
+    if not isinstance(patched, dict):  # e.g. a patch replacing the whole document ("path": "")
+        raise ContractViolation({"$": ["A JSON Patch may change members of the document, not replace it"]})
+    return patched
 
 
 def workflow_patch(record: WorkflowRecord, status: str, operations: Any) -> dict[str, Any]:

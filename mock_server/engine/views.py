@@ -7,7 +7,10 @@ from functools import lru_cache
 from typing import Any
 
 from civitai_mock.contracts.workflow import (
-    FAILURE_MESSAGES, MATURE_NSFW_LEVELS, NSFW_ORDER, TERMINAL_STATUSES,
+    FAILURE_MESSAGES,
+    MATURE_NSFW_LEVELS,
+    NSFW_ORDER,
+    TERMINAL_STATUSES,
 )
 from civitai_mock.mock_server.engine import lifecycle
 from civitai_mock.mock_server.engine.blobs import BlobSigner

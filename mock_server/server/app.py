@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from typing import Any, AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.engine.accounts import InsufficientBuzz
@@ -18,15 +27,10 @@ from civitai_mock.mock_server.server.routes import (
     blobs,
     control,
     inbox,
+    judging,
     recipes,
     workflows,
 )
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 log = logging.getLogger("civitai_mock")
 
@@ -77,20 +81,20 @@ async def _openapi(request: Request) -> Response:
     return JSONResponse(openapi_document())
 
 
-def create_app(fake: Fake | None = None, **config: Any) -> Starlette:
-    """A Starlette app serving ``fake`` (or a new fake built from ``FakeConfig(**config)``)."""
-    fake = fake or Fake(FakeConfig(**config))
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    """A served app's lifetime: the fake's background work (system clock) runs while it serves."""
+    fake: Fake = app.state.fake
+    fake.start()
+    try:
+        yield
+    finally:
+        fake.stop()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        fake.start()
-        try:
-            yield
-        finally:
-            fake.stop()
 
-    app = Starlette(
-        routes=[*workflows.routes, *recipes.routes, *blobs.routes, *control.routes, *inbox.routes,
+def _starlette() -> Starlette:
+    return Starlette(
+        routes=[*workflows.routes, *recipes.routes, *blobs.routes, *control.routes, *inbox.routes, *judging.routes,
                 Route("/openapi.json", _openapi, methods=["GET"])],
         middleware=[Middleware(FakeMiddleware)],
         exception_handlers={
@@ -98,7 +102,20 @@ def create_app(fake: Fake | None = None, **config: Any) -> Starlette:
             Conflict: _conflict, InsufficientBuzz: _insufficient, BlobRefused: _refused, HTTPException: _starlette_http,
             Exception: _internal,
         },
-        lifespan=lifespan,
+        lifespan=_lifespan,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_stack() -> ASGIApp:
+    """Middleware, exception handlers and router, built once: they hold no fake (it is read from ``scope["app"]``)."""
+    return _starlette().build_middleware_stack()
+
+
+def create_app(fake: Fake | None = None, **config: Any) -> Starlette:
+    """A Starlette app serving ``fake`` (or a new fake built from ``FakeConfig(**config)``)."""
+    fake = fake or Fake(FakeConfig(**config))
+    app = _starlette()
     app.state.fake = fake
+    app.middleware_stack = _shared_stack()  # every app runs the same immutable stack: cheap to build per test
     return app

@@ -26,6 +26,9 @@ class FakeConfig:
     speed: float | None = None
     url_ttl: float = DEFAULT_URL_TTL
     tokens: frozenset[str] | None = None
+    control_token: str | None = None
+    #: URL-signing secret; None = random per process (kept in the database with --db)
+    secret: bytes | None = None
     allow_http_callbacks: bool = True
     public_url: str = "http://127.0.0.1:8000"
     balances: dict[str, int] | None = None
@@ -43,13 +46,16 @@ class Fake:
         cfg = self.config
         if store is None:
             store = SqliteStore(cfg.db_path) if cfg.db_path else MemoryStore()
-        clock: VirtualClock | SystemClock = VirtualClock() if cfg.speed is None else SystemClock(cfg.speed)
+        remembered = _remembered_clock(store)
+        clock: VirtualClock | SystemClock = (
+            VirtualClock(start=remembered) if cfg.speed is None and remembered else
+            VirtualClock() if cfg.speed is None else SystemClock(cfg.speed))
         self.clock = clock
         self.engine = Engine(clock, store, EngineConfig(
-            seed=cfg.seed, url_ttl=cfg.url_ttl, allow_http_callbacks=cfg.allow_http_callbacks,
+            seed=cfg.seed, url_ttl=cfg.url_ttl, secret=cfg.secret, allow_http_callbacks=cfg.allow_http_callbacks,
             public_url=cfg.public_url, balances=cfg.balances, webhook_attempts=cfg.webhook_attempts))
         if isinstance(clock, SystemClock):
-            clock.resume_from(self.engine.remembered_clock())
+            clock.resume_from(remembered)
         self.webhooks = WebhookSender(self.engine, timeout=cfg.webhook_timeout, blocking=self.virtual)
         if isinstance(clock, VirtualClock):
             clock.subscribe(self.webhooks.next_due, self.webhooks.tick)
@@ -62,10 +68,18 @@ class Fake:
         return isinstance(self.clock, VirtualClock)
 
     def advance(self, seconds: float) -> float:
-        """Advance a virtual clock, running every due transition and webhook; return the new time."""
-        if not isinstance(self.clock, VirtualClock):
-            raise RuntimeError("this fake runs on a system clock; only a virtual clock can be advanced")
-        return self.clock.advance(seconds)
+        """Move time forward; return the new time.
+
+        A virtual clock stops at every due moment on the way: every transition, refund and webhook
+        attempt happens, in order, before this returns. A system clock jumps forward (never back);
+        what became due is applied now and its webhooks start.
+        """
+        now = self.clock.advance(seconds)
+        if isinstance(self.clock, SystemClock):
+            self.engine.settle(now)
+            self.webhooks.tick(now)
+        self.engine.remember_clock(now)
+        return now
 
     def reset(self) -> None:
         """Back to a blank state with the same configuration: state, request log and webhook inbox."""
@@ -100,3 +114,9 @@ class Fake:
             self._ticker = None
         self.webhooks.close()
         self.engine.store.close()
+
+
+def _remembered_clock(store: Store) -> float | None:
+    """The clock's high-water mark kept by a previous run on the same database (None in memory)."""
+    value = store.get_meta("clock")
+    return float(value) if value else None

@@ -7,15 +7,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from civitai_mock.contracts.validation import ContractViolation
-from civitai_mock.mock_server.server.fake import Fake
 from starlette.requests import Request
 from starlette.responses import JSONResponse as StarletteJSONResponse
 
+from civitai_mock.contracts import jsontext
+from civitai_mock.contracts.validation import ContractViolation
+from civitai_mock.mock_server.server.fake import Fake
+
 JSON_TYPES = ("application/json", "text/json")
 JSON_PATCH_TYPE = "application/json-patch+json"
-#: Scope keys where routes leave what the request log wants (no second parse of bodies).
-SEEN, BODY = "civitai_mock.seen", "civitai_mock.body"
+#: The scope key where routes leave what the client saw (for the request log and the linter).
+SEEN = "civitai_mock.seen"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="civitai-mock"'}
 
 
@@ -82,28 +84,40 @@ async def json_body(request: Request, patch: bool = False) -> Any:
             raise HttpProblem(415, f"Send a JSON Patch document with Content-Type: {JSON_PATCH_TYPE}.")
     elif media not in JSON_TYPES and not (media.startswith("application/") and media.endswith("+json")):
         raise HttpProblem(415, "Send the body as JSON with Content-Type: application/json.")
-    limit = fake_of(request).config.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HttpProblem(413, f"The body is larger than the {limit} bytes this API accepts.")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise HttpProblem(413, f"The body is larger than the {limit} bytes this API accepts.")
+    raw = await _read_limited(request, fake_of(request).config.max_body_bytes)
     if not raw.strip():
         raise ContractViolation({"$": ["A non-empty request body is required."]})
-    try:
-        parsed = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ContractViolation({"$": [f"The body is not valid JSON{where}."]}) from None
-    request.scope[BODY] = parsed
+    parsed = parse_json(raw)
     return parsed
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, read while streaming; 413 as soon as it passes ``limit`` (chunked bodies included)."""
+    too_large = HttpProblem(413, f"The body is larger than the {limit} bytes this API accepts.")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON as the service's reader takes it: 400 for malformed text, huge numbers or nesting deeper than 64."""
+    try:
+        return jsontext.loads(raw)
+    except jsontext.JsonTextError as exc:
+        raise ContractViolation({"$": [str(exc)]}) from None
 
 
 def query_int(request: Request, name: str, default: int, low: int | None = None, high: int | None = None) -> int:
     """An integer query parameter; 400 when it is not one or out of range."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -118,7 +132,7 @@ def query_int(request: Request, name: str, default: int, low: int | None = None,
 def query_bool(request: Request, name: str, default: bool = False) -> bool:
     """A boolean query parameter (``true`` / ``false``, any case); 400 otherwise."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if raw.lower() in ("true", "1"):
         return True
@@ -130,7 +144,7 @@ def query_bool(request: Request, name: str, default: bool = False) -> bool:
 def query_choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
     """An enum query parameter (case-insensitive); 400 for anything else."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None or (raw == "" and default == ""):
         return default
     for choice in choices:
         if raw.lower() == choice.lower():
@@ -141,7 +155,7 @@ def query_choice(request: Request, name: str, choices: tuple[str, ...], default:
 def query_date(request: Request, name: str) -> datetime | None:
     """An ISO 8601 date-time query parameter; 400 when unparsable."""
     raw = request.query_params.get(name)
-    if not raw:
+    if raw is None:
         return None
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))

@@ -1,29 +1,45 @@
-"""ASGI middleware: the request log (what the client linter judges) and injected faults / rate limits."""
+"""ASGI middleware: the control token, the request log (what the client linter judges), injected faults."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
 from typing import Any
 from urllib.parse import parse_qsl
 
-from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
-from civitai_mock.mock_server.server.http_io import BODY, SEEN, bearer_token
-from civitai_mock.mock_server.server.problems import problem_body
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
+from civitai_mock.mock_server.engine.requestlog import LOGGED_BODY_LIMIT
+from civitai_mock.mock_server.server.http_io import CHALLENGE, SEEN, bearer_token
+from civitai_mock.mock_server.server.problems import problem_body
+from civitai_mock.mock_server.server.redact import redacted_query
+
 log = logging.getLogger("civitai_mock.requests")
-#: Request bodies larger than this are logged as their size only.
-LOGGED_BODY_LIMIT = 64_000
 _KEPT_HEADERS = ("content-type", "retry-after", "location")
+#: The header a control client may send its token in (``Authorization: Bearer`` works too).
+CONTROL_HEADER = b"x-control-token"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _token(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            return bearer_token(value.decode("latin-1"))
-    return None
+    return bearer_token(_header(scope, b"authorization"))
+
+
+def control_allowed(scope: Scope, control_token: str | None) -> bool:
+    """True when the control API is open, or the request carries its token (bearer or X-Control-Token)."""
+    if not control_token:
+        return True
+    offered = (_token(scope), _header(scope, CONTROL_HEADER))
+    return any(value is not None and hmac.compare_digest(value.encode(), control_token.encode()) for value in offered)
 
 
 class FakeMiddleware:
@@ -38,6 +54,11 @@ class FakeMiddleware:
             return
         fake = scope["app"].state.fake if "app" in scope else None
         method, path = scope["method"], scope["path"]
+        if fake is not None and path.startswith(CONTROL_PREFIX) and not control_allowed(scope, fake.config.control_token):
+            await self._answer(401, "The control API needs the control token (serve --control-token, printed in "
+                                    "the banner): send it as 'Authorization: Bearer <token>' or 'X-Control-Token'.",
+                               send, {"www-authenticate": CHALLENGE["WWW-Authenticate"]})
+            return
         token = _token(scope)
         chunks: list[bytes] = []
         size = 0
@@ -69,40 +90,30 @@ class FakeMiddleware:
         if fake is not None and target is not None and token:
             fault = fake.engine.faults.take(token, target, fake.clock.now())
         if fault is not None:
-            await self._answer_fault(fault.status, fault.retry_after, recording_send)
+            retry = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
+            await self._answer(fault.status, "Injected by the fake's control API (POST /_mock/faults).",
+                               recording_send, retry)
         else:
             await self.app(scope, recording_receive, recording_send)
         if fake is None or path.startswith(CONTROL_PREFIX):
             return
-        body: Any = scope.get(BODY)
-        if body is None and size:
-            raw = b"".join(chunks)
-            if size <= LOGGED_BODY_LIMIT:
-                try:
-                    body = json.loads(raw)
-                except (ValueError, UnicodeDecodeError):
-                    body = {"$raw": raw[:200].decode("utf-8", "replace")}
-            else:
-                body = {"$size": size}
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         if SIGNATURE_PARAM in query and BLOB_PATH.match(path):  # a signed URL names its tenant, not a token
             token = fake.engine.tenant_of_url(query.get("tenant")) or token
         fake.engine.requests.add(
             at=fake.clock.now(), wall=time.time(), tenant=token, method=method, path=path, query=query,
-            status=status_holder["status"], body=body, headers=status_holder["headers"],
+            status=status_holder["status"], raw=b"".join(chunks), size=size, headers=status_holder["headers"],
             seen=scope.get(SEEN),
         )
         if log.isEnabledFor(logging.INFO):
-            query_text = scope.get("query_string", b"").decode("latin-1")
+            query_text = redacted_query(scope.get("query_string", b"").decode("latin-1"))
             log.info("%s %s%s -> %s (%.1f ms)", method, path, "?" + query_text if query_text else "",
                      status_holder["status"], (time.perf_counter() - started) * 1000)
 
     @staticmethod
-    async def _answer_fault(status: int, retry_after: int | None, send: Send) -> None:
-        body = problem_body(status, detail="Injected by the fake's control API (POST /_mock/faults).")
-        payload = json.dumps(body).encode()
+    async def _answer(status: int, detail: str, send: Send, extra: dict[str, str] | None = None) -> None:
+        payload = json.dumps(problem_body(status, detail=detail)).encode()
         headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(payload)).encode())]
-        if retry_after is not None:
-            headers.append((b"retry-after", str(retry_after).encode()))
+        headers += [(k.encode(), v.encode("latin-1")) for k, v in (extra or {}).items()]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

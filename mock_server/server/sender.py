@@ -22,9 +22,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
+
 from civitai_mock.mock_server.engine.service import Engine
 from civitai_mock.mock_server.engine.webhooks import Attempt, Delivery, Key
 from civitai_mock.mock_server.server.eventloop import BackgroundLoop
+from civitai_mock.mock_server.server.redact import redacted_url
 
 log = logging.getLogger("civitai_mock.webhooks")
 USER_AGENT = "civitai-mock-webhooks"
@@ -120,7 +122,7 @@ class WebhookSender:
             except Exception as exc:  # a receiver app that crashed is the receiver's failure, not ours
                 error = f"receiver raised {type(exc).__name__}: {exc}"
         latency = round((time.perf_counter() - started) * 1000, 2)
-        log.info("webhook %s %s -> %s attempt %d (%.1f ms)", delivery.event_type, delivery.url,
+        log.info("webhook %s %s -> %s attempt %d (%.1f ms)", delivery.event_type, redacted_url(delivery.url),
                  status if status is not None else error, delivery.attempt, latency)
         return Attempt(status, error, latency)
 
@@ -138,6 +140,8 @@ class WebhookSender:
 
     def cancel_all(self) -> None:
         """Cancel every chain in flight and wait for them; close the clients (fresh ones follow)."""
+        if not self._loop.running:  # chains, clients and slots live on the loop: none yet, nothing to cancel
+            return
         try:
             self._loop.run(self._cancel_all(), timeout=10)
         except (concurrent.futures.TimeoutError, RuntimeError):  # a loop already stopped has nothing in flight

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import anyio
+
 from civitai_mock.contracts.workflow import MAX_WAIT_SECONDS, TERMINAL_STATUSES
 from civitai_mock.mock_server.clock import VirtualClock
 from civitai_mock.mock_server.server.fake import Fake
@@ -37,6 +38,6 @@ async def hold(fake: Fake, tenant: str, workflow_id: str, seconds: float, until:
         target = clock.now() + seconds
         await anyio.to_thread.run_sync(lambda: clock.advance_to(target, stop=done))
     else:
-        deadline = time.monotonic() + clock.real_seconds(seconds)
+        deadline = time.monotonic() + clock.wall_seconds(seconds)
         while not done() and time.monotonic() < deadline:
             await asyncio.sleep(POLL_SECONDS)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlencode
 
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
 from civitai_mock.contracts import paths
 from civitai_mock.contracts.workflow import NSFW_LEVELS
 from civitai_mock.mock_server.engine.media import CONTENT_TYPE, video_bytes
@@ -24,8 +27,6 @@ from civitai_mock.mock_server.server.http_io import (
     tenant,
 )
 from civitai_mock.mock_server.server.routes import resource
-from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f\"\\]")
@@ -104,8 +105,9 @@ async def blob_content(request: Request) -> Response:
     data = video_bytes(info.aspect_ratio, info.seconds, info.audio)
     disposition = "attachment" if params.get("download") == "true" else "inline"
     filename = safe_filename(params.get("filename") or blob_id)
+    ascii_name = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")  # RFC 6266 fallback
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=60",
-               "Content-Disposition": f"{disposition}; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"}
+               "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"}
     span = _byte_range(request.headers.get("range"), len(data))
     if span is None:
         return Response(data if request.method == "GET" else b"", media_type=CONTENT_TYPE,

@@ -1,100 +1,116 @@
-"""The control API under ``/_mock``: reset, clock, request log, outcomes, faults, rate limits, accounts.
+"""The control API under ``/_mock``: reset, scenarios, clock, tenants, balances, outcomes, faults, URLs.
 
-No token is needed: it is for the developer running the fake, not for the client under test.
+For the developer running the fake, not for the client under test: open on loopback, behind the
+control token (``serve --control-token``) anywhere else. Described once in ``openapi_control.py``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import anyio
-from civitai_mock.contracts.outcomes import DIRECTIVES, Outcome, OutcomeError
-from civitai_mock.contracts.validation import ContractViolation
-from civitai_mock.mock_server.engine.faults import Fault, FaultError, RateLimit
-from civitai_mock.mock_server.engine.views import iso
-from civitai_mock.mock_server.server.http_io import (
-    HttpProblem,
-    JSONResponse,
-    fake_of,
-    json_body,
-)
-from civitai_mock.mock_server.server.routes import resource
 from starlette.requests import Request
 from starlette.responses import Response
 
-INDEX = {
-    "POST /_mock/reset": "forget every workflow, balance, outcome, fault, logged request and webhook",
-    "GET /_mock/clock": "current time; whether it is virtual",
-    "POST /_mock/clock/advance": '{"seconds": N} — advance a virtual clock, running every due transition and webhook',
-    "GET /_mock/requests?token=T": "the request log (optionally one tenant's); DELETE clears it",
-    "POST /_mock/outcomes": '{"token": T, "outcomes": [{"kind": "fail", "reason": "no_provider_available"}, …]}',
-    "GET /_mock/outcomes?token=T": "outcomes still queued for a tenant",
-    "POST /_mock/faults": '{"token": T or "*", "faults": [{"status": 429, "count": 2, "target": "submit", "retryAfter": 3}]}',
-    "PUT /_mock/ratelimit/{token}": '{"limit": 10, "window": 60} — or {"limit": null} to switch it off',
-    "GET|PUT /_mock/accounts/{token}": 'Buzz balances, e.g. {"blue": 0, "green": 500, "yellow": 10000}',
-    "GET /_mock/webhooks?token=T": "every webhook delivery attempt; DELETE clears",
-    "prompt directives": DIRECTIVES,
-}
+from civitai_mock.contracts.outcomes import DIRECTIVES, Outcome, OutcomeError
+from civitai_mock.contracts.validation import ContractViolation
+from civitai_mock.mock_server.engine.faults import Fault, FaultError
+from civitai_mock.mock_server.engine.views import iso
+from civitai_mock.mock_server.server.http_io import JSONResponse, fake_of, json_body
+from civitai_mock.mock_server.server.openapi_control import index as control_index
+from civitai_mock.mock_server.server.routes import resource
+from civitai_mock.mock_server.server.scenarios import apply_scenario, parse_rate_limit
+
+#: The longest single jump of the clock (a year): enough for any test, small enough to stay a date.
+MAX_ADVANCE_SECONDS = 366 * 86400
 
 
-def _object(body: Any) -> dict[str, Any]:
+def json_object(body: Any) -> dict[str, Any]:
+    """The body as a JSON object; 400 otherwise."""
     if not isinstance(body, dict):
         raise ContractViolation({"$": ["A JSON object is required."]})
     return body
 
 
+def count_of(body: Any) -> int:
+    """``{"count": n}``: a non-negative integer; 400 otherwise."""
+    count = json_object(body).get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ContractViolation({"count": ["count must be a non-negative integer"]})
+    return count
+
+
 async def _queued_items(request: Request, key: str, build: Callable[[dict[str, Any]], Any],
                         error: type[Exception], example: str) -> tuple[str, list[Any]]:
     """Parse ``{"token": T, key: [item, ...]}`` into the token and the built items; 400 otherwise."""
-    body = _object(await json_body(request))
+    body = json_object(await json_body(request))
     token, items = body.get("token"), body.get(key)
     if not isinstance(token, str) or not token or not isinstance(items, list) or not items:
         raise ContractViolation({"$": [f'Send {{"token": "..." or "*", "{key}": [{example}]}}']})
     try:
-        return token, [build(_object(item)) for item in items]
+        return token, [build(json_object(item)) for item in items]
     except error as exc:
         raise ContractViolation({key: [str(exc)]}) from None
 
 
 async def index(request: Request) -> Response:
-    """What the control API offers."""
-    return JSONResponse(INDEX)
+    """What the control API offers, and the prompt directives."""
+    return JSONResponse({**control_index(), "prompt directives": DIRECTIVES})
 
 
 async def reset(request: Request) -> Response:
-    """Forget all state."""
+    """Forget all state, the request log and the webhook inbox."""
     await anyio.to_thread.run_sync(fake_of(request).reset)
     return Response(status_code=204)
 
 
+async def scenario(request: Request) -> Response:
+    """Load a scenario (JSON): tenants, balances, outcomes, faults — checked whole before anything changes."""
+    body = await json_body(request)
+    try:
+        summary = await anyio.to_thread.run_sync(apply_scenario, fake_of(request), body)
+    except ValueError as exc:
+        raise ContractViolation({"$": [str(exc)]}) from None
+    return JSONResponse(summary)
+
+
 async def clock(request: Request) -> Response:
-    """Current clock time."""
+    """The current time and which clock runs."""
     fake = fake_of(request)
-    return JSONResponse({"now": iso(fake.clock.now()), "virtual": fake.virtual,
-                         "speed": None if fake.virtual else fake.config.speed})
+    return JSONResponse({"now": iso(fake.clock.now()), "clock": "virtual" if fake.virtual else "system",
+                         "virtual": fake.virtual, "speed": None if fake.virtual else fake.config.speed})
 
 
 async def advance(request: Request) -> Response:
-    """Advance a virtual clock by ``seconds``."""
+    """Move the clock forward by ``seconds``: a virtual clock runs everything due, in order, first."""
     fake = fake_of(request)
-    body = _object(await json_body(request))
-    seconds = body.get("seconds")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-        raise ContractViolation({"seconds": ["seconds must be a non-negative number"]})
-    if not fake.virtual:
-        raise HttpProblem(409, "This fake runs on a system clock (--speed); only a virtual clock can be advanced.")
+    seconds = json_object(await json_body(request)).get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds) \
+            or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+        raise ContractViolation({"seconds": [f"seconds must be a number from 0 to {MAX_ADVANCE_SECONDS}"]})
     now = await anyio.to_thread.run_sync(fake.advance, float(seconds))
-    return JSONResponse({"now": iso(now)})
+    return JSONResponse({"now": iso(now), "clock": "virtual" if fake.virtual else "system"})
 
 
-async def requests_log(request: Request) -> Response:
-    """The request log; DELETE clears it."""
-    fake = fake_of(request)
-    if request.method == "DELETE":
-        fake.engine.requests.clear(request.query_params.get("token"))
-        return Response(status_code=204)
-    entries = fake.engine.requests.entries(request.query_params.get("token"))
-    return JSONResponse({"items": [e.to_json() for e in entries]})
+async def tenants(request: Request) -> Response:
+    """Every tenant the fake knows, with balances and how many workflows each has."""
+    engine = fake_of(request).engine
+    return JSONResponse({"items": [{"token": token, "balances": engine.accounts.balances(token),
+                                    "workflows": engine.count(token)} for token in engine.tenants()]})
+
+
+async def accounts(request: Request) -> Response:
+    """Read (GET) or set (PUT) a tenant's Buzz balances."""
+    engine = fake_of(request).engine
+    token = request.path_params["token"]
+    if request.method == "GET":
+        return JSONResponse(engine.accounts.balances(token))
+    body = json_object(await json_body(request))
+    try:
+        return JSONResponse(engine.accounts.set_balances(token, body))
+    except ValueError as exc:
+        raise ContractViolation({"$": [str(exc)]}) from None
 
 
 async def outcomes(request: Request) -> Response:
@@ -117,39 +133,36 @@ async def faults(request: Request) -> Response:
 
 async def rate_limit(request: Request) -> Response:
     """Switch a tenant's rate limit on or off."""
-    body = _object(await json_body(request))
-    limit, window = body.get("limit"), body.get("window", 60)
+    body = json_object(await json_body(request))
     token = request.path_params["token"]
-    if limit is None:
+    if body.get("limit") is None:
         fake_of(request).engine.faults.limit(token, None)
         return JSONResponse({"token": token, "limit": None})
-    if not isinstance(limit, int) or limit < 1 or not isinstance(window, (int, float)) or window <= 0:
-        raise ContractViolation({"$": ["limit must be a positive integer and window a positive number of seconds"]})
-    fake_of(request).engine.faults.limit(token, RateLimit(limit, float(window)))
-    return JSONResponse({"token": token, "limit": limit, "window": window})
-
-
-async def accounts(request: Request) -> Response:
-    """Read (GET) or set (PUT) a tenant's Buzz balances."""
-    engine = fake_of(request).engine
-    token = request.path_params["token"]
-    if request.method == "GET":
-        return JSONResponse(engine.accounts.balances(token))
-    body = _object(await json_body(request))
     try:
-        return JSONResponse(engine.accounts.set_balances(token, body))
+        rate = parse_rate_limit(body, "$")
     except ValueError as exc:
         raise ContractViolation({"$": [str(exc)]}) from None
+    fake_of(request).engine.faults.limit(token, rate)
+    return JSONResponse({"token": token, "limit": rate.limit, "window": rate.window})
+
+
+async def expire_next_urls(request: Request) -> Response:
+    """The next ``count`` signed blob URLs the fake hands out are already expired."""
+    count = count_of(await json_body(request))
+    fake_of(request).engine.expire_next_urls(count)
+    return JSONResponse({"expireNext": count})
 
 
 routes = [
     resource("/_mock", GET=index),
     resource("/_mock/reset", POST=reset),
+    resource("/_mock/scenario", POST=scenario),
     resource("/_mock/clock", GET=clock),
     resource("/_mock/clock/advance", POST=advance),
-    resource("/_mock/requests", GET=requests_log, DELETE=requests_log),
+    resource("/_mock/tenants", GET=tenants),
+    resource("/_mock/accounts/{token}", GET=accounts, PUT=accounts),
     resource("/_mock/outcomes", GET=outcomes, POST=outcomes),
     resource("/_mock/faults", POST=faults),
     resource("/_mock/ratelimit/{token}", PUT=rate_limit),
-    resource("/_mock/accounts/{token}", GET=accounts, PUT=accounts),
+    resource("/_mock/urls/expire-next", POST=expire_next_urls),
 ]

@@ -1,11 +1,14 @@
-"""The webhook inbox under ``/_mock/webhooks``: every delivery attempt, readable and clearable."""
+"""The webhook inbox under ``/_mock/webhooks``: every delivery attempt, readable and clearable per tenant."""
 
 from __future__ import annotations
 
-from civitai_mock.mock_server.server.http_io import JSONResponse, fake_of, query_bool
-from civitai_mock.mock_server.server.routes import resource
 from starlette.requests import Request
 from starlette.responses import Response
+
+from civitai_mock.contracts.validation import ContractViolation
+from civitai_mock.mock_server.engine.requestlog import masked
+from civitai_mock.mock_server.server.http_io import JSONResponse, fake_of, json_body, query_bool
+from civitai_mock.mock_server.server.routes import resource
 
 
 async def webhooks(request: Request) -> Response:
@@ -16,7 +19,22 @@ async def webhooks(request: Request) -> Response:
         book.clear_inbox(token)
         return Response(status_code=204)
     items = book.deliveries(token) if query_bool(request, "delivered") else book.inbox(token)
+    for item in items:  # tokens never leave the fake: tenants are named as in the request log
+        item["tenant"] = masked(item["tenant"])
     return JSONResponse({"items": items, "pending": book.pending(token)})
 
 
-routes = [resource("/_mock/webhooks", GET=webhooks, DELETE=webhooks)]
+async def duplicate_next(request: Request) -> Response:
+    """Each of the next ``count`` acknowledged events is delivered a second time (as a retried delivery may)."""
+    body = await json_body(request)
+    count = body.get("count") if isinstance(body, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ContractViolation({"count": ["Send {\"count\": n} with a non-negative integer n"]})
+    fake_of(request).engine.webhooks.duplicate_next(count)
+    return JSONResponse({"duplicateNext": count})
+
+
+routes = [
+    resource("/_mock/webhooks", GET=webhooks, DELETE=webhooks),
+    resource("/_mock/webhooks/duplicate-next", POST=duplicate_next),
+]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 from civitai_mock.contracts import paths
 from civitai_mock.contracts.validation import validate_video_input
 from civitai_mock.contracts.workflow import MAX_WAIT_SECONDS, TERMINAL_STATUSES
@@ -15,8 +18,6 @@ from civitai_mock.mock_server.server.http_io import (
 )
 from civitai_mock.mock_server.server.routes import resource
 from civitai_mock.mock_server.server.waiting import hold
-from starlette.requests import Request
-from starlette.responses import Response
 
 
 async def invoke_video_gen(request: Request) -> Response:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 from civitai_mock.contracts import paths
 from civitai_mock.contracts.workflow import (
     DEFAULT_QUERY_TAKE,
@@ -24,8 +27,6 @@ from civitai_mock.mock_server.server.http_io import (
 )
 from civitai_mock.mock_server.server.routes import resource
 from civitai_mock.mock_server.server.waiting import hold
-from starlette.requests import Request
-from starlette.responses import Response
 
 
 def workflow_response(request: Request, view: dict, status: int = 200) -> Response:

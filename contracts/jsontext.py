@@ -1,0 +1,67 @@
+"""JSON text as the service's reader takes it: well-formed UTF-8, numbers it can hold, at most 64 levels deep."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+#: Deepest JSON nesting accepted (System.Text.Json's default maximum depth, which the service uses).
+MAX_JSON_DEPTH = 64
+
+
+class JsonTextError(ValueError):
+    """JSON the service would refuse; the message says why in words a client developer can act on."""
+
+
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+
+
+def text_depth(text: str, stop_after: int = MAX_JSON_DEPTH) -> int:
+    """How deeply JSON text nests, counted on the text itself (C-speed regex passes, one per level);
+    counting stops past ``stop_after``."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    depth = 0
+    while brackets and depth <= stop_after:
+        brackets, removed = _INNERMOST.subn("", brackets)
+        if not removed:
+            break
+        depth += 1
+    return depth
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` nests objects and arrays (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON text; ``JsonTextError`` for malformed text, unreadable numbers or nesting deeper than 64."""
+    too_deep = f"The JSON is nested deeper than the {MAX_JSON_DEPTH} levels allowed."
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise JsonTextError("The body is not valid UTF-8 JSON.") from None
+    if text_depth(text) > MAX_JSON_DEPTH:
+        raise JsonTextError(too_deep)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JsonTextError(f"The body is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
+    except RecursionError:
+        raise JsonTextError(too_deep) from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise JsonTextError(f"The body holds a value the API cannot read: {exc}.") from None

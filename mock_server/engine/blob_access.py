@@ -1,0 +1,82 @@
+"""Blob access: availability (withheld mature content included), signing, signed-content checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from civitai_mock.mock_server.engine.core import EngineCore
+from civitai_mock.mock_server.engine.errors import BlobRefused, NotFound
+from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A blob as routes need it: whose it is and what media it serves (a copy, read under the lock)."""
+
+    workflow_id: str
+    tenant: str
+    blob_id: str
+    nsfw_level: str
+    aspect_ratio: str
+    seconds: int
+    audio: bool
+
+    @classmethod
+    def of(cls, record: WorkflowRecord, step: StepRecord) -> "BlobInfo":
+        """The info of ``step``'s blob."""
+        video = step.video_input()
+        return cls(record.id, record.tenant, step.blob_id, step.nsfw_level, video.aspect_ratio, video.seconds,
+                   video.generates_audio)
+
+
+class BlobAccess(EngineCore):
+    """GetBlob, HeadBlob, RefreshBlob and signed content URLs."""
+
+    def _available(self, tenant: str, blob_id: str) -> tuple[WorkflowRecord, StepRecord]:
+        now = self.now()
+        owner = self.store.blob_owner(blob_id)
+        if owner is None or owner[0] != tenant:
+            raise NotFound(f"Blob '{blob_id}' was not found.")
+        record = self._record(*owner)
+        for step in record.steps:
+            if step.blob_id == blob_id and self.render.step_status(record, step, now) == "succeeded":
+                if record.withholds(step):
+                    raise BlobRefused(f"Blob '{blob_id}' is mature content this workflow does not allow "
+                                      "(allow it with UpdateWorkflow allowMatureContent: true, paid in yellow).")
+                return record, step
+        raise NotFound(f"Blob '{blob_id}' is not available (its step has not succeeded).")
+
+    def blob(self, tenant: str, blob_id: str) -> BlobInfo:
+        """What is known of a tenant's available blob (its step succeeded), or NotFound."""
+        with self.state.changing():
+            record, step = self._available(tenant, blob_id)
+            return BlobInfo.of(record, step)
+
+    def blob_view(self, tenant: str, blob_id: str, base_url: str | None = None) -> dict[str, Any]:
+        """RefreshBlob: the blob with a freshly signed URL."""
+        with self.state.changing():
+            record, step = self._available(tenant, blob_id)
+            return self.render.blob(record, step, self.clock.now(), base_url or self.config.public_url)
+
+    def sign_blob(self, tenant: str, blob_id: str, base_url: str) -> str:
+        """A freshly signed content URL for a tenant's available blob."""
+        with self.state.changing():
+            self._available(tenant, blob_id)
+            return self.signer.sign(base_url, blob_id, tenant, self.clock.now()).url
+
+    def signed_content(self, blob_id: str, tenant_key: str, expires: str, signature: str) -> BlobInfo:
+        """The blob behind a signed content URL; ``BlobRefused`` when expired or tampered, NotFound when gone."""
+        with self.state.changing():
+            now = self.now()
+            reason = self.signer.check(blob_id, tenant_key, expires, signature, now)
+            if reason is not None:
+                raise BlobRefused(reason)
+            owner = self.store.blob_owner(blob_id)
+            record = self.store.get(*owner) if owner else None
+            step = next((s for s in record.steps if s.blob_id == blob_id), None) if record else None
+            if record is None or step is None or (record.deleted and not record.ephemeral):
+                raise NotFound(f"Blob '{blob_id}' was not found.")
+            if record.withholds(step):
+                raise BlobRefused(f"Blob '{blob_id}' is withheld: mature content this workflow does not allow.")
+            return BlobInfo.of(record, step)
