@@ -205,7 +205,8 @@ class EngineCore:
     def tenants(self) -> list[str]:
         """Every tenant the fake knows: with workflows, balances or logged requests, in first-seen order."""
         with self.state.reading():
-            seen = [*self.store.tenants(), *self.accounts.tenants(), *self.requests.tenants()]
+            seen = [*self.store.tenants(), *self.accounts.tenants(), *self.requests.tenants(),
+                    *self.outcomes.tenants(), *self.faults.tenants()]
             return list(dict.fromkeys(t for t in seen if t))
 
     def expire_next_urls(self, count: int) -> None:

@@ -73,6 +73,11 @@ class Faults:
         self._limits: dict[str, RateLimit] = {}
         self._hits: dict[str, deque[float]] = defaultdict(deque)
 
+    def tenants(self) -> list[str]:
+        """Tenants (not "*") with queued faults or a rate limit."""
+        with self._state.reading():
+            return [t for t in (*(t for t, q in self._queues.items() if q), *self._limits) if t != "*"]
+
     def add(self, tenant: str, fault: Fault) -> None:
         """Queue a fault for a tenant (or "*")."""
         with self._state.changing():

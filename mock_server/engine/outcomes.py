@@ -41,6 +41,11 @@ class OutcomeQueues:
             for _ in range(min(count, len(queue or ()))):
                 queue.popleft()  # type: ignore[union-attr]
 
+    def tenants(self) -> list[str]:
+        """Tenants with queued outcomes."""
+        with self._state.reading():
+            return [tenant for tenant, queue in self._queues.items() if queue]
+
     def pending(self, tenant: str) -> list[dict[str, Any]]:
         """What is still queued for a tenant."""
         with self._state.reading():

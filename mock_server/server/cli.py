@@ -25,6 +25,14 @@ class UsageProblem(Exception):
     """A command that cannot run as asked; its message is printed as one line."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with errors in one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        """Print ``prog: error: message (see --help)`` and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def port_number(text: str) -> int:
     """A TCP port, 1–65535 (0 asks for any free port)."""
     try:
@@ -119,11 +127,11 @@ def _serve_parser(commands: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="civitai-mock", description=(
+    parser = Parser(prog="civitai-mock", description=(
         "Offline fake of Civitai's orchestration API (videoGen step, Kling engines) and a kit that tests "
         "clients against the documented contract."))
     parser.add_argument("--version", action="version", version=f"civitai-mock {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     _serve_parser(commands)
     base = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
     verify = commands.add_parser("verify", help="check a server against the contract (whatif only, spends no Buzz)",
