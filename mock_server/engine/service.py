@@ -12,6 +12,7 @@ import random
 from typing import Any
 
 from civitai_mock.contracts.validation import ContractViolation, validate_submission
+from civitai_mock.mock_server.engine import dependencies
 from civitai_mock.mock_server.engine import submission as build
 from civitai_mock.mock_server.engine.accounts import charging_order
 from civitai_mock.mock_server.engine.blob_access import BlobAccess, BlobInfo
@@ -19,12 +20,13 @@ from civitai_mock.mock_server.engine.blobs import tenant_key
 from civitai_mock.mock_server.engine.changing import WorkflowChanges
 from civitai_mock.mock_server.engine.core import EngineConfig
 from civitai_mock.mock_server.engine.errors import BlobRefused, Conflict, NotFound, UpgradeRefused
+from civitai_mock.mock_server.engine.history import WorkflowHistory
 from civitai_mock.mock_server.engine.ids import IdFactory
 
 __all__ = ["BlobInfo", "BlobRefused", "Conflict", "Engine", "EngineConfig", "NotFound", "UpgradeRefused"]
 
 
-class Engine(WorkflowChanges, BlobAccess):
+class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
     """All workflows of all tenants, driven by an injected clock, behind one lock."""
 
     def submit(self, tenant: str, body: Any, *, wait: float = 0) -> str:
@@ -52,6 +54,7 @@ class Engine(WorkflowChanges, BlobAccess):
                 raise
             record.transactions = [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(),
                                     "accountType": c.account} for c in charges]
+            dependencies.compose(record, self.render.output_at)  # steps that wait: planned from their dependencies
             record.seq = self.store.next_seq()
             try:
                 self.store.add(record)
@@ -74,6 +77,7 @@ class Engine(WorkflowChanges, BlobAccess):
                                         self.scale)
             charges, short = self.accounts.plan(tenant, record.price, order)
             record.transactions = [{"type": "debit", "amount": c.amount, "accountType": c.account} for c in charges]
+            dependencies.compose(record, self.render.output_at)
             view = self.render.workflow(record, now, self.config.public_url)
             view.pop("id", None)
             view["transactions"]["insufficientBuzz"] = short

@@ -29,6 +29,7 @@ from civitai_mock.mock_server.server.routes import (
     inbox,
     judging,
     recipes,
+    ui,
     workflows,
 )
 
@@ -94,7 +95,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def _starlette() -> Starlette:
     return Starlette(
-        routes=[*workflows.routes, *recipes.routes, *blobs.routes, *control.routes, *inbox.routes, *judging.routes,
+        routes=[*workflows.routes, *recipes.routes, *blobs.routes, *control.routes, *inbox.routes, *judging.routes, *ui.routes,
                 Route("/openapi.json", _openapi, methods=["GET"])],
         middleware=[Middleware(FakeMiddleware)],
         exception_handlers={

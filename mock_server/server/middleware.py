@@ -38,7 +38,8 @@ def control_allowed(scope: Scope, control_token: str | None) -> bool:
     """True when the control API is open, or the request carries its token (bearer or X-Control-Token)."""
     if not control_token:
         return True
-    offered = (_token(scope), _header(scope, CONTROL_HEADER))
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    offered = (_token(scope), _header(scope, CONTROL_HEADER), query.get("control_token"))  # the last: the dashboard
     return any(value is not None and hmac.compare_digest(value.encode(), control_token.encode()) for value in offered)
 
 
