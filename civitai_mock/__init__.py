@@ -17,21 +17,25 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from civitai_mock.contracts.rules import Violation, lint
     from civitai_mock.contracts.strategies import (
+        image_inputs,
         invalid_inputs,
+        invalid_pipelines,
         kling_inputs,
         kling_v3_inputs,
+        pipeline_templates,
         video_inputs,
         workflow_templates,
     )
-    from civitai_mock.contracts.timelines import Timeline, timelines
+    from civitai_mock.contracts.timelines import PipelineTimeline, Timeline, pipeline_timelines, timelines
     from civitai_mock.kit.handle import CivitaiMock, civitai_fake
     from civitai_mock.kit.play import check, play
     from civitai_mock.kit.responses import webhook_events, workflow_responses
     from civitai_mock.mock_server import __version__
 
 __all__ = [
-    "CivitaiMock", "Timeline", "Violation", "__version__", "check", "civitai_fake", "invalid_inputs", "kling_inputs",
-    "kling_v3_inputs", "lint", "play", "timelines", "video_inputs", "webhook_events", "workflow_responses",
+    "CivitaiMock", "PipelineTimeline", "Timeline", "Violation", "__version__", "check", "civitai_fake", "image_inputs",
+    "invalid_inputs", "invalid_pipelines", "kling_inputs", "kling_v3_inputs", "lint", "pipeline_templates",
+    "pipeline_timelines", "play", "timelines", "video_inputs", "webhook_events", "workflow_responses",
     "workflow_templates",
 ]
 _WHERE = {
@@ -43,6 +47,9 @@ _WHERE = {
     "video_inputs": "civitai_mock.contracts.strategies", "kling_inputs": "civitai_mock.contracts.strategies",
     "kling_v3_inputs": "civitai_mock.contracts.strategies", "invalid_inputs": "civitai_mock.contracts.strategies",
     "workflow_templates": "civitai_mock.contracts.strategies", "__version__": "civitai_mock.mock_server",
+    "image_inputs": "civitai_mock.contracts.strategies", "pipeline_templates": "civitai_mock.contracts.strategies",
+    "invalid_pipelines": "civitai_mock.contracts.strategies",
+    "PipelineTimeline": "civitai_mock.contracts.timelines", "pipeline_timelines": "civitai_mock.contracts.timelines",
 }
 
 

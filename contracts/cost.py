@@ -1,7 +1,8 @@
-"""Buzz cost of a validated Kling input: the recipe page's two price tables as a pure function."""
+"""Buzz cost of a validated step input: the Kling recipe's two price tables as a pure function (images: see below)."""
 
 from __future__ import annotations
 
+from civitai_mock.contracts.image import IMAGEN4, ImageInput
 from civitai_mock.contracts.kling import (
     MODE_FREE_MODELS,
     MODE_PRICED_MODELS,
@@ -50,8 +51,20 @@ def kling_v3_rate(video_input: KlingV3Input) -> int:
     return V3_PER_SECOND[(group, video_input.mode, audio)]
 
 
-def step_cost(video_input: VideoInput) -> int:
-    """Buzz a videoGen step with this input costs."""
+#: imageGen: Buzz per image per model. No page of the docs prices Imagen 4, so the fake charges nothing for it
+#: (README, "Where the fake chooses"); a price stated here flows into whatif, transactions and refunds.
+IMAGE_PRICE_PER_IMAGE: dict[str, int] = {IMAGEN4: 0}
+
+
+def image_cost(image_input: ImageInput) -> int:
+    """Buzz for an imageGen step: the model's price per image times the images asked for."""
+    return IMAGE_PRICE_PER_IMAGE[image_input.model] * image_input.count
+
+
+def step_cost(video_input: VideoInput | ImageInput) -> int:
+    """Buzz a step with this input costs (videoGen or imageGen)."""
+    if isinstance(video_input, ImageInput):
+        return image_cost(video_input)
     if isinstance(video_input, KlingV3Input):
         return kling_v3_rate(video_input) * video_input.duration
     return kling_cost(video_input)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from civitai_mock.contracts.kling import INPUT_MODELS, KLING, KLING_V3, POLL_CADENCE_SECONDS
 from civitai_mock.contracts.paths import RECIPE_PATH, SUBMIT_PATH, WORKFLOWS, blob_id_of, workflow_id_of
+from civitai_mock.contracts.references import is_reference
 from civitai_mock.contracts.template import StepTemplate, WorkflowTemplate
 from civitai_mock.contracts.traffic import (
     Entry,
@@ -126,7 +127,7 @@ def kling_duration_types(log: list[Entry], inbox: list[Entry]) -> Iterator[Findi
             continue
         for where, step_input in step_inputs(entry):
             duration, engine = step_input.get("duration"), step_input.get("engine")
-            if duration is None:
+            if duration is None or is_reference(duration):  # a $ref is checked by the service when it resolves
                 continue
             wrong = (engine == KLING and not isinstance(duration, str)) or (
                 engine == KLING_V3 and (not isinstance(duration, int) or isinstance(duration, bool)))

@@ -3,6 +3,11 @@
 - ``video_inputs()`` / ``kling_inputs()`` / ``kling_v3_inputs(operation)``: valid step inputs.
 - ``invalid_inputs()``: ``Invalid(body, path, message)`` — a broken submission and the error it must get.
 - ``workflow_templates()``: whole SubmitWorkflow bodies (callbacks, tags, metadata, externalId).
+- ``image_inputs()``: valid imageGen inputs (engine ``google``, model ``imagen4``).
+- ``pipeline_templates()``: multi-step bodies: image steps feeding Kling image-to-video steps through
+  ``$ref``, prompts passed through ``arguments``, steps in any array order.
+- ``invalid_pipelines()``: ``Invalid`` multi-step bodies (cycles, unknown or own steps, impossible
+  paths, missing arguments, step types the fake does not simulate) with the expected path and words.
 What the service answers (``workflow_responses``, ``webhook_events``) is rendered by the fake's own
 engine, so those strategies live in the kit: ``civitai_mock.kit.responses``.
 """
@@ -15,8 +20,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from civitai_mock.contracts import kling
-from civitai_mock.contracts.template import STEP_TYPES
+from civitai_mock.contracts import image, kling
+from civitai_mock.contracts.references import ARGUMENTS, PATH_KEY, REF_KEY
+from civitai_mock.contracts.template import IMAGE_GEN, KNOWN_STEP_TYPES, STEP_TYPES, VIDEO_GEN
 from civitai_mock.contracts.workflow import (
     CALLBACK_EVENT_TYPES,
     EXTERNAL_ID_MAX,
@@ -24,6 +30,8 @@ from civitai_mock.contracts.workflow import (
     MAX_TAGS,
 )
 
+#: The Kling V3 operation that animates one source image (the one that needs ``sourceImage``).
+IMAGE_TO_VIDEO = next(op for op, needs in kling.REQUIRED_BY_OPERATION.items() if needs == ("sourceImage",))
 _SAFE_TEXT = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="[]")
 
 
@@ -93,7 +101,56 @@ def video_inputs() -> st.SearchStrategy[dict[str, Any]]:
 
 def steps(inputs: st.SearchStrategy[dict[str, Any]] | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """A videoGen step around a valid input."""
-    return st.fixed_dictionaries({"$type": st.sampled_from(STEP_TYPES), "input": inputs or video_inputs()})
+    return st.fixed_dictionaries({"$type": st.just(VIDEO_GEN), "input": inputs or video_inputs()})
+
+
+def image_inputs() -> st.SearchStrategy[dict[str, Any]]:
+    """Valid imageGen inputs of engine ``google``, model ``imagen4`` (enums in any documented spelling)."""
+    return st.fixed_dictionaries(
+        {"engine": st.just(image.GOOGLE), "model": st.sampled_from(image.GOOGLE_MODELS), "prompt": prompts()},
+        optional={
+            "negativePrompt": prompts(), "aspectRatio": st.sampled_from(image.IMAGE_ASPECT_RATIOS),
+            "numImages": st.integers(image.NUM_IMAGES_MIN, image.NUM_IMAGES_MAX),
+            "seed": st.one_of(st.none(), st.integers(0, 2**31 - 1)),
+            "outputFormat": st.sampled_from(image.OUTPUT_FORMATS + tuple(f.upper() for f in image.OUTPUT_FORMATS)),
+        },
+    )
+
+
+def image_steps() -> st.SearchStrategy[dict[str, Any]]:
+    """An imageGen step around a valid input."""
+    return st.fixed_dictionaries({"$type": st.just(IMAGE_GEN), "input": image_inputs()})
+
+
+def reference(source: str, path: str) -> dict[str, str]:
+    """A reference object: ``{"$ref": source, "path": path}``."""
+    return {REF_KEY: source, PATH_KEY: path}
+
+
+@st.composite
+def pipeline_templates(draw: st.DrawFn, max_pairs: int = 2) -> dict[str, Any]:
+    """Valid multi-step bodies: each Kling image-to-video step takes its ``sourceImage`` from an image step
+    (by name, or ``$N`` when unnamed); prompts may come from ``arguments``; the array order is shuffled."""
+    arguments: dict[str, Any] = {}
+    if draw(st.booleans()):
+        arguments["prompt"] = draw(prompts())
+    prompt = (lambda: st.just(reference(ARGUMENTS, "prompt"))) if arguments else prompts
+    pairs = draw(st.integers(1, max_pairs))
+    order = draw(st.permutations(range(2 * pairs)))  # order[k]: where the k-th step lands in the array
+    named = draw(st.lists(st.booleans(), min_size=pairs, max_size=pairs))
+    body_steps: list[dict[str, Any]] = [{} for _ in order]
+    for pair in range(pairs):
+        source_at, video_at = order[2 * pair], order[2 * pair + 1]
+        name = f"image-{pair}" if named[pair] else f"${source_at}"
+        images = {**draw(image_inputs()), "prompt": draw(prompt())}
+        count = images.get("numImages", image.NUM_IMAGES_DEFAULT)
+        source = {"$type": IMAGE_GEN, "input": images, **({"name": name} if named[pair] else {})}
+        video = draw(kling_v3_inputs(IMAGE_TO_VIDEO))
+        video["prompt"] = draw(prompt())
+        video["sourceImage"] = reference(name, f"output.images[{draw(st.integers(0, count - 1))}].url")
+        body_steps[source_at] = source
+        body_steps[video_at] = {"$type": VIDEO_GEN, "name": f"video-{pair}", "input": video}
+    return {"steps": body_steps, **({"arguments": arguments} if arguments else {})}
 
 
 def callbacks() -> st.SearchStrategy[dict[str, Any]]:
@@ -156,4 +213,44 @@ def invalid_inputs() -> st.SearchStrategy[Invalid]:
             lambda t: Invalid(_wrap({**t[0], "cfgScale": t[1]}), at + "cfgScale", "cfgScale must be")),
         st.tuples(video_inputs(), st.text(min_size=1, max_size=10).filter(lambda e: e not in kling.ENGINES)).map(
             lambda t: Invalid(_wrap({**t[0], "engine": t[1]}), at + "engine", "is not supported")),
+    )
+
+
+def _pipeline(image_input: dict[str, Any], video_input: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"steps": [{"$type": IMAGE_GEN, "name": "still", "input": image_input},
+                      {"$type": VIDEO_GEN, "name": "clip", "input": video_input}], **extra}
+
+
+def invalid_pipelines() -> st.SearchStrategy[Invalid]:
+    """Multi-step bodies that break one rule of references or step types, paired with the path and words."""
+    still = image_inputs()
+    clip = kling_v3_inputs(IMAGE_TO_VIDEO)
+    at = "steps[1].input.sourceImage"
+    unknown_name = st.from_regex(r"[a-z]{3,10}", fullmatch=True).filter(lambda n: n not in ("still", "clip"))
+    not_image_paths = st.sampled_from(("output.video.url", "output.image.url", "output.images[0].uri", "input.prompt"))
+    other_types = st.sampled_from(tuple(t for t in KNOWN_STEP_TYPES if t not in STEP_TYPES))
+    unknown_types = st.from_regex(r"[a-z][A-Za-z]{2,12}", fullmatch=True).filter(lambda t: t not in KNOWN_STEP_TYPES)
+    with_source = (lambda source: st.tuples(still, clip).map(
+        lambda t: (t[0], {**t[1], "sourceImage": source})))
+    return st.one_of(
+        st.tuples(still, clip, unknown_name).map(lambda t: Invalid(
+            _pipeline(t[0], {**t[1], "sourceImage": reference(t[2], "output.images[0].url")}), at, "names no step")),
+        with_source(reference("clip", "output.video.url")).map(lambda t: Invalid(_pipeline(*t), at, "itself")),
+        st.tuples(still, clip, not_image_paths).map(lambda t: Invalid(
+            _pipeline(t[0], {**t[1], "sourceImage": reference("still", t[2])}), at, "its output has no")),
+        st.tuples(still, clip).map(lambda t: Invalid(
+            _pipeline({**t[0], "prompt": reference("clip", "output.video.url")},
+                      {**t[1], "sourceImage": reference("still", "output.images[0].url")}),
+            "steps[0].input.prompt", "cycle")),
+        st.tuples(still, clip).map(lambda t: Invalid(
+            _pipeline(t[0], {**t[1], "sourceImage": reference("still", "output.images[0].url"),
+                             "prompt": reference(ARGUMENTS, "prompt")}, arguments={"seed": 1}),
+            "steps[1].input.prompt", "is not in the workflow's arguments")),
+        with_source({REF_KEY: "still"}).map(lambda t: Invalid(_pipeline(*t), at, "a reference is an object")),
+        st.tuples(still, other_types).map(lambda t: Invalid(
+            {"steps": [{"$type": IMAGE_GEN, "input": t[0]}, {"$type": t[1], "input": {}}]},
+            "steps[1].$type", "does not simulate")),
+        st.tuples(still, unknown_types).map(lambda t: Invalid(
+            {"steps": [{"$type": IMAGE_GEN, "input": t[0]}, {"$type": t[1], "input": {}}]},
+            "steps[1].$type", "not a known step type")),
     )

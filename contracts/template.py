@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, Field
 
@@ -22,8 +22,23 @@ from civitai_mock.contracts.workflow import (
     UpgradeMode,
 )
 
-#: Step types this fake implements.
-STEP_TYPES: tuple[str, ...] = ("videoGen",)
+StepType = Literal["videoGen", "imageGen"]
+#: Step types this fake simulates.
+STEP_TYPES: tuple[str, ...] = get_args(StepType)
+VIDEO_GEN, IMAGE_GEN = STEP_TYPES
+#: Every step ``$type`` of the official schema (its WorkflowStepTemplate discriminator): the ones this fake
+#: does not simulate are refused with a 400 that says so; any other ``$type`` is unknown to the service.
+KNOWN_STEP_TYPES: tuple[str, ...] = (
+    "aceStepAudio", "ageClassification", "audioCaptioning", "blobArchive", "chatCompletion", "comfy",
+    "comfyNodepackSnapshot", "composeMedia", "convertImage", "customComfy", "echo", "imageBackgroundRemoval",
+    "imageGen", "imageResourceTraining", "imageScanning", "imageToSvg", "imageUpload", "imageUpscaler",
+    "mediaCaptioning", "mediaHash", "mediaRating", "merge", "miniMaxMusic3", "model3DPreview", "modelClamScan",
+    "modelHash", "modelParseMetadata", "modelPickleScan", "polyGen", "preprocessImage", "preprocessVideo",
+    "promptEnhancement", "qwenImageBench", "shieldstralModeration", "soniloAudioGen", "textToImage",
+    "textToSpeech", "training", "transcode", "transcription", "videoBackgroundRemoval", "videoEnhancement",
+    "videoFrameExtraction", "videoGen", "videoInterpolation", "videoMetadata", "videoUpscaler", "wdTagging",
+    "webScrape", "webSearch", "xGuardModeration", "yuE2",
+)
 CallbackEventType = Literal[CALLBACK_EVENT_TYPES]  # type: ignore[valid-type]
 
 
@@ -58,9 +73,9 @@ class TipsTemplate(ContractModel):
 
 
 class StepTemplate(ContractModel):
-    """One step of a submission; ``input`` is validated by its engine's model separately."""
+    """One step of a submission; ``input`` is validated by its step type's and engine's model separately."""
 
-    type_: Literal["videoGen"] = Field(alias="$type")
+    type_: StepType = Field(alias="$type")
     name: Annotated[str, Field(min_length=1)] | None = None
     priority: any_case(Priority) | None = None  # type: ignore[valid-type]
     timeout: Annotated[str, AfterValidator(_timespan)] | None = None

@@ -18,6 +18,10 @@ A user's test::
 
 Hypothesis shrinks a failure to the smallest timeline; ``repr(timeline)`` is valid Python and
 ``Timeline.from_json`` / ``to_json`` replay it from a file.
+
+``PipelineTimeline`` (``pipeline_timelines()``) is the same for a two-step submission, an image
+step first and the Kling step that waits on it second: the upstream step may fail, expire or be
+slow, and then the Kling step never runs.
 """
 
 from __future__ import annotations
@@ -102,6 +106,65 @@ def timelines(endings: tuple[str, ...] = tuple(ENDINGS)) -> st.SearchStrategy[Ti
     """Every contract-allowed timeline; shrinks toward ``Timeline()``: succeeded, 10 s, no faults, fresh URLs."""
     return st.builds(
         Timeline,
+        ending=st.sampled_from(endings),
+        runtime=st.integers(min_value=10, max_value=900),
+        submit_throttles=st.lists(st.sampled_from(THROTTLE_STATUSES), max_size=MAX_BURST).map(tuple),
+        retry_after=st.integers(min_value=1, max_value=30),
+        poll_errors=st.integers(min_value=0, max_value=MAX_BURST),
+        expired_urls=st.integers(min_value=0, max_value=MAX_EXPIRED_URLS),
+        duplicate_webhooks=st.integers(min_value=0, max_value=MAX_BURST),
+        seed=st.integers(min_value=0, max_value=2**16),
+    )
+
+
+#: How the upstream (image) step of a pipeline may end: status plus its job ``reason``.
+UPSTREAM_ENDINGS: dict[str, tuple[str, str | None]] = {
+    key: ENDINGS[key] for key in ("succeeded", "failed:no_provider_available", "failed:blocked", "expired")
+}
+#: The longest an upstream step runs on a slow timeline (seconds of processing).
+MAX_UPSTREAM_RUNTIME = 600
+
+
+@dataclass(frozen=True)
+class PipelineTimeline(Timeline):
+    """A ``Timeline`` for a submission whose first step (an image) feeds the second (Kling) through ``$ref``.
+
+    ``upstream`` says how the first step ends and ``upstream_runtime`` how long it processes; the
+    inherited fields describe the Kling step and the transport, as for one step.
+    """
+
+    upstream: str = "succeeded"
+    upstream_runtime: int = 10
+
+    @property
+    def expected(self) -> tuple[str, str | None, bool]:
+        """What a correct client reports: the workflow's status, the job reason of the first step that did
+        not succeed, and whether it got the video (a failed upstream step means the Kling step never ran)."""
+        if self.upstream == "succeeded":
+            return super().expected
+        status, reason = UPSTREAM_ENDINGS[self.upstream]
+        return status, reason, False
+
+    def behaviours(self) -> list[str]:
+        """What this timeline makes the fake do, in words."""
+        status, reason = UPSTREAM_ENDINGS[self.upstream]
+        ending = {"succeeded": "succeed", "expired": "run past its timeout and expire"}.get(
+            status, f"fail with reason {reason!r}")
+        said = [f"the image step is set to {ending} after {self.upstream_runtime} s of processing"]
+        if self.upstream != "succeeded":
+            return [*said, "so the Kling step that waits on it is canceled without running",
+                    *super().behaviours()[1:]]
+        return [*said, *super().behaviours()]
+
+
+def pipeline_timelines(endings: tuple[str, ...] = tuple(ENDINGS),
+                       upstream: tuple[str, ...] = tuple(UPSTREAM_ENDINGS)) -> st.SearchStrategy[PipelineTimeline]:
+    """Contract-allowed timelines of an image -> Kling pipeline: the upstream step fails or is slow, then the
+    Kling step behaves as ``timelines()`` draws; shrinks toward both succeeding quickly."""
+    return st.builds(
+        PipelineTimeline,
+        upstream=st.one_of(st.sampled_from(upstream[:1]), st.sampled_from(upstream)),  # about half succeed
+        upstream_runtime=st.integers(min_value=5, max_value=MAX_UPSTREAM_RUNTIME),
         ending=st.sampled_from(endings),
         runtime=st.integers(min_value=10, max_value=900),
         submit_throttles=st.lists(st.sampled_from(THROTTLE_STATUSES), max_size=MAX_BURST).map(tuple),

@@ -90,9 +90,12 @@ class KlingClient:
             if workflow["status"] in TERMINAL or waited >= timeout:
                 return workflow
 
-    def download(self, workflow: dict[str, Any]) -> bytes | None:
-        """The first step's video bytes; a 403 (expired URL) is answered with a fresh URL, never a repeat."""
-        video = ((workflow.get("steps") or [{}])[0].get("output") or {}).get("video")
+    def download(self, workflow: dict[str, Any], step: str | None = None) -> bytes | None:
+        """The video bytes of step ``step`` (by name; the first step when None); a 403 (expired URL) is
+        answered with a fresh URL, never a repeat."""
+        steps = workflow.get("steps") or [{}]
+        chosen = next((s for s in steps if s.get("name") == step), {}) if step else steps[0]
+        video = (chosen.get("output") or {}).get("video")
         if not video:
             return None
         url = video.get("url")

@@ -122,7 +122,8 @@ def test_workflow_level_rules() -> None:
 
 def test_unknown_engine_step_type_and_shapes_are_clear_400s() -> None:
     assert "is not supported" in errors_of(wrap({"engine": "wan", "prompt": "x"}))["steps[0].input.engine"][0]
-    assert "steps[0].$type" in errors_of({"steps": [{"$type": "imageGen", "input": {}}]})
+    assert "does not simulate" in errors_of({"steps": [{"$type": "textToImage", "input": {}}]})["steps[0].$type"][0]
+    assert "not a known step type" in errors_of({"steps": [{"$type": "paint", "input": {}}]})["steps[0].$type"][0]
     assert "$" in errors_of([1, 2])
     assert "steps" in errors_of({"steps": []})
     assert "steps[0].input.engine" in errors_of(wrap({"prompt": "x"}))

@@ -17,7 +17,7 @@ from typing import Any
 
 from civitai_mock.contracts.paths import BLOB_REFRESH_PATH, blob_id_of, is_submit
 from civitai_mock.contracts.rules import failing, report
-from civitai_mock.contracts.timelines import ENDINGS, Timeline
+from civitai_mock.contracts.timelines import ENDINGS, PipelineTimeline, Timeline
 from civitai_mock.contracts.traffic import epoch, is_content, is_read, retry_after, seen_status
 from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 from civitai_mock.kit.handle import CivitaiMock
@@ -51,20 +51,28 @@ class Replay:
             error.add_note(narrate(self.mock, self.timeline) + "\n" + f"Replay: {self.timeline.replay()}")
 
 
+def _queue_ending(mock: CivitaiMock, ending: str, runtime: int) -> None:
+    """Queue the outcome that makes the next step end as ``ending`` after ``runtime`` s of processing."""
+    kind = {"succeeded": "succeed", "expired": "expire", "canceled": "cancel"}.get(ending, "fail")
+    reason = ENDINGS[ending][1] if kind == "fail" else None
+    fields: dict[str, Any] = {"runtime": float(runtime)}
+    if ending == "failed:blocked":
+        kind, reason, fields["blockedReason"] = "block", "blocked", "moderation"
+    mock.queue_outcome(kind, reason, **fields)
+
+
 def play(mock: CivitaiMock, timeline: Timeline) -> Replay:
-    """Reset ``mock`` and make its next submission behave as ``timeline`` says."""
+    """Reset ``mock`` and make its next submission behave as ``timeline`` says (for a ``PipelineTimeline``:
+    its first step, the image, and its second, the Kling step that waits on it)."""
     mock.configure(seed=timeline.seed)
     mock.reset()
     for status in timeline.submit_throttles:
         mock.fail_next(status=status, target="submit", retry_after=timeline.retry_after)
     if timeline.poll_errors:
         mock.fail_next(status=503, count=timeline.poll_errors, target="get", retry_after=timeline.retry_after)
-    kind = {"succeeded": "succeed", "expired": "expire", "canceled": "cancel"}.get(timeline.ending, "fail")
-    reason = ENDINGS[timeline.ending][1] if kind == "fail" else None
-    fields: dict[str, Any] = {"runtime": float(timeline.runtime)}
-    if timeline.ending == "failed:blocked":
-        kind, reason, fields["blockedReason"] = "block", "blocked", "moderation"
-    mock.queue_outcome(kind, reason, **fields)
+    if isinstance(timeline, PipelineTimeline):
+        _queue_ending(mock, timeline.upstream, timeline.upstream_runtime)
+    _queue_ending(mock, timeline.ending, timeline.runtime)
     mock.expire_next_urls(timeline.expired_urls)
     mock.duplicate_next_webhooks(timeline.duplicate_webhooks)
     return Replay(mock, timeline)
@@ -163,7 +171,7 @@ def _hints(timeline: Timeline, actual: Outcome | None, log: list[dict[str, Any]]
         if fetches and fetches[-1]["status"] == 403:
             hints.append(REFRESH_DOCS)
         elif not fetches:
-            hints.append("your client never fetched steps[0].output.video.url")
+            hints.append("your client never fetched the video step's output.video.url")
     if actual is not None and actual[0] not in TERMINAL_STATUSES:
         hints.append(POLL_DOCS)
     elif actual is not None and actual[0] == expected[0] and actual[1] != expected[1]:

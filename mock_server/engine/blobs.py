@@ -36,21 +36,34 @@ class BlobSigner:
         self._secret = secret
         self.ttl = ttl
         self.scale = scale
-        self._expire_next = 0
+        self._expire_next: dict[str | None, int] = {}
 
-    def expire_next(self, count: int) -> None:
-        """Make the next ``count`` signed URLs expire the moment they are issued (timeline testing)."""
-        self._expire_next = max(0, count)
+    def expire_next(self, count: int, tenant: str | None = None) -> None:
+        """Make the next ``count`` signed URLs (of ``tenant``, or anyone's) expire the moment they are issued."""
+        self._expire_next[tenant] = max(0, count)
+
+    def clear(self) -> None:
+        """Forget every pending expiry."""
+        self._expire_next.clear()
+
+    def _expires_at_once(self, tenant: str) -> bool:
+        for key in (tenant, None):
+            if self._expire_next.get(key, 0) > 0:
+                self._expire_next[key] -= 1
+                return True
+        return False
 
     def _signature(self, blob_id: str, exp: str, tenant: str) -> str:
         message = f"{blob_id}\n{exp}\n{tenant}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    def sign(self, base_url: str, blob_id: str, tenant: str, now: float) -> SignedUrl:
-        """A fresh URL for ``blob_id`` that works until ``now + ttl`` (``exp``, ISO 8601, as real URLs carry)."""
+    def sign(self, base_url: str, blob_id: str, tenant: str, now: float, quiet: bool = False) -> SignedUrl:
+        """A fresh URL for ``blob_id`` that works until ``now + ttl`` (``exp``, ISO 8601, as real URLs carry).
+
+        ``quiet``: a URL the fake uses itself (a step reference resolving), never one of ``expire_next``'s.
+        """
         expires = int(now + max(1.0, self.ttl * self.scale))
-        if self._expire_next > 0:
-            self._expire_next -= 1
+        if not quiet and self._expires_at_once(tenant):
             expires = int(now)
         key = tenant_key(tenant)
         exp = _stamp(expires)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from civitai_mock.contracts.validation import validate_video_input
+from civitai_mock.contracts.validation import validate_step_input
 from civitai_mock.contracts.workflow import TERMINAL_STATUSES
+from civitai_mock.mock_server.engine import dependencies, updates
 from civitai_mock.mock_server.engine import submission as build
-from civitai_mock.mock_server.engine import updates
-from civitai_mock.mock_server.engine.accounts import Charge
+from civitai_mock.mock_server.engine.core import give_back
+from civitai_mock.mock_server.engine.errors import Conflict
 from civitai_mock.mock_server.engine.reading import WorkflowReads
 from civitai_mock.mock_server.engine.records import WorkflowRecord
 
@@ -53,6 +54,8 @@ class WorkflowChanges(WorkflowReads):
             if request.allow_mature_content is True and record.allow_mature_content is not True:
                 self._upgrade(record)  # the guide: refund blue/green, charge yellow; 400 when yellow is short
             updates.apply_update(record, request)
+            if dependencies.compose(record, self.render.output_at, since=self.clock.now()):
+                self._schedule(record)  # references still to resolve now read output that is no longer withheld
             self.store.save(record)
             if request.status == "canceled":
                 self.cancel(tenant, workflow_id)
@@ -97,9 +100,13 @@ class WorkflowChanges(WorkflowReads):
             record, index = self._step(tenant, workflow_id, step_name)
             step = record.steps[index]
             updates.check_changeable(step, self.render.step_status(record, step, now))
+            if step.depends_on and _touches_input(operations):
+                raise Conflict(f"Step '{step.name}' waits on {', '.join(step.depends_on)}: the input of a step "
+                               "that references other steps cannot be patched (its metadata can).")
             metadata, new_input = updates.step_patch(step, operations)
             if new_input is not None:
                 self._replace_input(record, index, new_input)
+                dependencies.compose(record, self.render.output_at, since=now)  # its dependents move with it
             step.metadata = metadata
             self.store.save(record)
             self._schedule(record)
@@ -113,24 +120,20 @@ class WorkflowChanges(WorkflowReads):
             try:
                 charges = self.accounts.debit(record.tenant, difference, record.currencies)
             except Exception:
-                step.replace_input(validate_video_input(old))
+                step.replace_input(validate_step_input(step.type_, old))
                 raise
             record.transactions += [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(),
                                      "accountType": c.account} for c in charges]
         elif difference < 0:
-            credits = _give_back(record.charged(), -difference, record.currencies)
+            credits = give_back(record.charged(), -difference, record.currencies)
             self.accounts.credit(record.tenant, credits)
             record.transactions += [{"type": "credit", "amount": c.amount, "id": self.ids.uuid(),
                                      "accountType": c.account} for c in credits]
         build.replan(record, index, random.Random(f"{self.config.seed}:{record.id}:{index}:{step.input}"), self.scale)
 
 
-def _give_back(held: dict[str, int], amount: int, order: list[str]) -> list[Charge]:
-    """Credits worth ``amount`` from what a workflow holds, last-charged currency first."""
-    credits, left = [], amount
-    for account in reversed(order or list(held)):
-        take = min(left, held.get(account, 0))
-        if take > 0:
-            credits.append(Charge(account, take))
-            left -= take
-    return credits
+def _touches_input(operations: object) -> bool:
+    """True when a JSON Patch changes ``/input`` (or anything under it)."""
+    return isinstance(operations, list) and any(
+        isinstance(op, dict) and op.get("op") != "test" and str(op.get("path", "")).startswith("/input")
+        for op in operations)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from civitai_mock.contracts.workflow import FAILED_STATUSES, MATURE_CONTENT_BLOCK, MATURE_CURRENCY
 from civitai_mock.mock_server.clock import Clock, VirtualClock
+from civitai_mock.mock_server.engine import dependencies
 from civitai_mock.mock_server.engine.accounts import Accounts, Charge, InsufficientBuzz
 from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL, BlobSigner, tenant_key
 from civitai_mock.mock_server.engine.errors import NotFound, UpgradeRefused
@@ -57,7 +58,7 @@ class EngineCore:
         self.faults = Faults(self.state)
         self.requests = RequestLog(self.state)
         self.signer = BlobSigner(self._secret(), self.config.url_ttl, self.scale)
-        self.render = Renderer(self.signer)
+        self.render = Renderer(self.signer, lambda: self.config.public_url)
         self.webhooks = WebhookBook(
             self.state, self.store, lambda r, e, detailed: self.render.event(r, e, detailed, self.config.public_url),
             max_attempts=self.config.webhook_attempts,
@@ -126,8 +127,8 @@ class EngineCore:
             if event.scope == "job" and event.status == "succeeded" and self._upgrade_automatically(record, event.step):
                 events = record.events()  # the step now ends differently: its end events were rebuilt
                 event = events[record.applied]
-            if event.scope == "workflow" and event.status in FAILED_STATUSES:
-                self._refund(record)
+            if event.scope == "step" and event.status in FAILED_STATUSES:
+                self._refund(record, event.step)
             record.applied += 1
             applied_any = True
             self.webhooks.on_event(record, event)
@@ -142,14 +143,21 @@ class EngineCore:
         else:
             self._schedule(record)
 
-    def _refund(self, record: WorkflowRecord) -> None:
+    def _refund(self, record: WorkflowRecord, index: int) -> None:
+        """Give back what step ``index`` was charged (it failed, expired or was canceled); once every
+        step was, everything the workflow still holds."""
         held = record.charged()
-        if record.refunded or record.keep_charges or not held:
+        if record.refunded or record.keep_charges or not held or index in record.refunded_steps:
             return
-        self.accounts.credit(record.tenant, [Charge(account, amount) for account, amount in held.items()])
-        record.transactions += [{"type": "credit", "amount": amount, "id": self.ids.uuid(), "accountType": account}
-                                for account, amount in held.items()]
-        record.refunded = True
+        record.refunded_steps = (*record.refunded_steps, index)
+        if len(record.refunded_steps) == len(record.steps):
+            credits = [Charge(account, amount) for account, amount in held.items()]
+            record.refunded = True
+        else:
+            credits = give_back(held, min(record.step_share(index), sum(held.values())), record.currencies)
+        self.accounts.credit(record.tenant, credits)
+        record.transactions += [{"type": "credit", "amount": c.amount, "id": self.ids.uuid(), "accountType": c.account}
+                                for c in credits]
 
     def _upgrade(self, record: WorkflowRecord) -> None:
         """Pay in yellow what blue/green paid (refunding those), so mature output may be released."""
@@ -179,6 +187,7 @@ class EngineCore:
         except UpgradeRefused:
             step.plan = replace(step.plan, status="failed", reason="blocked", blocked_reason=MATURE_CONTENT_BLOCK)
             record.plans_changed()
+            dependencies.compose(record, self.render.output_at, since=step.plan.end)  # its dependents are canceled
             return True
 
     def _record(self, tenant: str, workflow_id: str, gone_too: bool = False) -> WorkflowRecord:
@@ -209,10 +218,10 @@ class EngineCore:
                     *self.outcomes.tenants(), *self.faults.tenants()]
             return list(dict.fromkeys(t for t in seen if t))
 
-    def expire_next_urls(self, count: int) -> None:
-        """Make the next ``count`` signed URLs expire the moment they are issued (timeline testing)."""
+    def expire_next_urls(self, count: int, tenant: str | None = None) -> None:
+        """Make the next ``count`` signed URLs (of ``tenant``, or anyone's) expire the moment they are issued."""
         with self.state.changing():
-            self.signer.expire_next(count)
+            self.signer.expire_next(count, tenant)
 
     # --- configuration and reset -----------------------------------------------------------
 
@@ -239,8 +248,19 @@ class EngineCore:
             self.outcomes.clear()
             self.faults.clear()
             self.webhooks.reset()
-            self.signer.expire_next(0)
+            self.signer.clear()
             self._heap.clear()
             self._reseed()
             if isinstance(self.clock, VirtualClock):
                 self.clock.reset()
+
+
+def give_back(held: dict[str, int], amount: int, order: list[str]) -> list[Charge]:
+    """Credits worth ``amount`` from what a workflow holds, last-charged currency first."""
+    credits, left = [], amount
+    for account in reversed(order or list(held)):
+        take = min(left, held.get(account, 0))
+        if take > 0:
+            credits.append(Charge(account, take))
+            left -= take
+    return credits

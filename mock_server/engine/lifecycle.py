@@ -3,6 +3,11 @@
 At submission each step gets a ``StepPlan`` (a handful of timestamps and how it ends), drawn from
 a seeded RNG. Everything else — status, progress, the ordered list of lifecycle events — is
 derived from the plan and the clock, so reading never mutates and terminal states never change.
+
+A step that references another step's output waits for it: its plan is drawn at submission as a
+*draft* relative to the moment its dependencies end, and shifted there (``shifted``). Dependency
+plans are fixed at submission, so the dependent's plan is known too; when a dependency fails, the
+dependent ends without ever being queued (``never_runs``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Iterator, NamedTuple
 
+from civitai_mock.contracts.image import TYPICAL_SECONDS_IMAGEN4, ImageInput
 from civitai_mock.contracts.kling import (
     MODE_FREE_MODELS,
     PROFESSIONAL,
@@ -25,6 +31,10 @@ from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 PROGRESS_MARKS: tuple[float, ...] = (0.25, 0.5, 0.75)
 #: Seconds from submission to leaving each queue state (drawn uniformly from these ranges).
 UNASSIGNED_SECONDS, PREPARING_SECONDS, SCHEDULED_SECONDS = (1.0, 4.0), (2.0, 10.0), (5.0, 25.0)
+#: Image providers are APIs with nothing to download: their queue states pass this much faster.
+IMAGE_QUEUE_FACTOR = 0.25
+#: The shortest drawn run time, per kind of output (seconds).
+MIN_RUNTIME_VIDEO, MIN_RUNTIME_IMAGE = 10.0, 2.0
 SCOPE_ORDER = {"workflow": 0, "step": 1, "job": 2}
 #: Run-time factor of the newer original-engine models (v2 slower, v2.5-turbo faster).
 NEWER_MODEL_SPEED: dict[str, float] = dict(zip(MODE_FREE_MODELS, (1.2, 0.8)))
@@ -32,7 +42,11 @@ NEWER_MODEL_SPEED: dict[str, float] = dict(zip(MODE_FREE_MODELS, (1.2, 0.8)))
 
 @dataclass(slots=True)
 class StepPlan:
-    """When a step moves, and how it ends. Times are epoch seconds; ``processing`` None = never runs."""
+    """When a step moves, and how it ends. Times are epoch seconds; ``processing`` None = never runs.
+
+    ``after``: for a step that waits on other steps, when they succeeded and its references resolved
+    (None for a step that waits on nothing, or whose dependencies did not succeed).
+    """
 
     preparing: float
     scheduled: float
@@ -41,14 +55,18 @@ class StepPlan:
     status: str
     reason: str | None = None
     blocked_reason: str | None = None
+    after: float | None = None
 
     def to_json(self) -> dict:
         """Plain dict for storage."""
         return asdict(self)
 
 
-def typical_seconds(video_input: VideoInput, rng: random.Random) -> float:
-    """A plausible total run time: 2–5 min for V3 Standard 5 s, longer for Professional, audio, length."""
+def typical_seconds(video_input: VideoInput | ImageInput, rng: random.Random) -> float:
+    """A plausible total run time: 2–5 min for V3 Standard 5 s, longer for Professional, audio, length;
+    seconds for an image (a little longer for several)."""
+    if isinstance(video_input, ImageInput):
+        return rng.uniform(*TYPICAL_SECONDS_IMAGEN4) * video_input.count ** 0.3
     low, high = TYPICAL_SECONDS_V3_STANDARD_5S
     seconds = rng.uniform(low, high) * (video_input.seconds / 5) ** 0.75
     if video_input.mode == PROFESSIONAL:
@@ -60,32 +78,46 @@ def typical_seconds(video_input: VideoInput, rng: random.Random) -> float:
     return seconds
 
 
-def plan_step(video_input: VideoInput, outcome: Outcome, created: float, timeout: float,
+def plan_step(video_input: VideoInput | ImageInput, outcome: Outcome, created: float, timeout: float,
               rng: random.Random, scale: float = 1.0) -> StepPlan:
     """Draw the timeline of one step from the seeded RNG and the outcome it must have.
 
     ``scale`` shortens every duration (``1 / speed`` of a system clock): the plan keeps its shape.
     """
-    preparing = created + rng.uniform(*UNASSIGNED_SECONDS) * scale
-    scheduled = preparing + rng.uniform(*PREPARING_SECONDS) * scale
-    processing = scheduled + rng.uniform(*SCHEDULED_SECONDS) * scale
+    queue = scale * (IMAGE_QUEUE_FACTOR if isinstance(video_input, ImageInput) else 1.0)
+    preparing = created + rng.uniform(*UNASSIGNED_SECONDS) * queue
+    scheduled = preparing + rng.uniform(*PREPARING_SECONDS) * queue
+    processing = scheduled + rng.uniform(*SCHEDULED_SECONDS) * queue
     return _ending(video_input, outcome, created, preparing, scheduled, processing, timeout, rng, scale)
 
 
-def replan_step(plan: StepPlan, video_input: VideoInput, outcome: Outcome, created: float, timeout: float,
+def shifted(draft: StepPlan, start: float) -> StepPlan:
+    """A draft drawn as if created at 0, moved to begin at ``start`` (when its dependencies ended)."""
+    return StepPlan(draft.preparing + start, draft.scheduled + start,
+                    None if draft.processing is None else draft.processing + start, draft.end + start,
+                    draft.status, draft.reason, draft.blocked_reason, after=start)
+
+
+def never_runs(at: float, status: str, reason: str | None, after: float | None = None) -> StepPlan:
+    """A step that stays ``unassigned`` until ``at`` and then ends without being queued or run."""
+    return StepPlan(at, at, None, at, status, reason, after=after)
+
+
+def replan_step(plan: StepPlan, video_input: VideoInput | ImageInput, outcome: Outcome, created: float, timeout: float,
                 rng: random.Random, scale: float = 1.0) -> StepPlan:
     """The same queue times, with a run time and ending drawn for a changed input (before processing)."""
     starts = plan.processing if plan.processing is not None else plan.end
     return _ending(video_input, outcome, created, plan.preparing, plan.scheduled, starts, timeout, rng, scale)
 
 
-def _ending(video_input: VideoInput, outcome: Outcome, created: float, preparing: float, scheduled: float,
+def _ending(video_input: VideoInput | ImageInput, outcome: Outcome, created: float, preparing: float, scheduled: float,
             processing: float, timeout: float, rng: random.Random, scale: float) -> StepPlan:
     queued = (processing - created) / scale
     if outcome.runtime is not None:
         runtime = outcome.runtime
     else:  # a drawn run time stays inside the step's timeout: only a forced one may run past it
-        runtime = min(max(10.0, typical_seconds(video_input, rng) - queued), timeout * 0.95)
+        shortest = MIN_RUNTIME_IMAGE if isinstance(video_input, ImageInput) else MIN_RUNTIME_VIDEO
+        runtime = min(max(shortest, typical_seconds(video_input, rng) - queued), timeout * 0.95)
     runtime, timeout = runtime * scale, timeout * scale
     if outcome.kind == "fail" and outcome.reason == "no_provider_available":
         # nobody claims the job: it fails from the queue without ever running
@@ -151,23 +183,43 @@ def completed_at(plan: StepPlan, now: float, canceled_at: float | None = None) -
 PROGRESSION: tuple[str, ...] = ("unassigned", "preparing", "scheduled", "processing")
 
 
-def roll_up(statuses: list[str]) -> str:
+def roll_up(statuses: list[str], reached: list[str] | None = None) -> str:
     """Workflow status from its steps, never going back.
 
     All succeeded → succeeded; all ended with a failure-like end → that end (failed before expired
-    before canceled). Until then the furthest step counts, an ended step as ``processing``: each
-    step only moves forward, so the roll-up does too (no processing → scheduled when one of two
-    steps ends while the other still waits in a queue).
+    before canceled). Until then the furthest step counts, an ended step as the furthest status it
+    reached before it ended (``reached``; ``processing`` when not given): each step only moves
+    forward, so the roll-up does too (no processing → scheduled when one of two steps ends while the
+    other still waits in a queue), and a workflow whose first step failed in the queue while the
+    next one waits for it never shows ``processing``.
     """
     if all(s in TERMINAL_STATUSES for s in statuses):
         if all(s == "succeeded" for s in statuses):
             return "succeeded"
         return next(end for end in ("failed", "expired", "canceled") if end in statuses)
-    return PROGRESSION[max(PROGRESSION.index(s) if s in PROGRESSION else len(PROGRESSION) - 1 for s in statuses)]
+    ended = reached or [PROGRESSION[-1]] * len(statuses)
+    return PROGRESSION[max(PROGRESSION.index(s if s in PROGRESSION else ended[i]) for i, s in enumerate(statuses))]
+
+
+def reached(plan: StepPlan, canceled_at: float | None = None) -> str:
+    """The furthest status before the end a step had (or will have): what it counts as once it ended."""
+    cut = canceled_at is not None and plan.end > canceled_at
+    end = canceled_at if cut else plan.end
+
+    def before(at: float) -> bool:  # a cut keeps what happens at its very moment (see _step_transitions)
+        return at < end or (cut and at <= end)  # type: ignore[operator]
+
+    if plan.processing is not None and before(plan.processing):
+        return "processing"
+    return "scheduled" if before(plan.scheduled) else "preparing" if before(plan.preparing) else "unassigned"
 
 
 class Transition(NamedTuple):
-    """One lifecycle event: at ``at``, ``scope`` (workflow / step / job) of step ``step`` became ``status``."""
+    """One lifecycle event: at ``at``, ``scope`` (workflow / step / job) of step ``step`` became ``status``.
+
+    ``depth``: how many steps this step waits on in a row (0 for none): at one instant a dependency's
+    events come before its dependents'.
+    """
 
     at: float
     scope: str
@@ -176,16 +228,20 @@ class Transition(NamedTuple):
     progress: float | None = None
     reason: str | None = None
     blocked_reason: str | None = None
+    depth: int = 0
 
     def sort_key(self) -> tuple:
-        """Time order; at one instant starts go top-down and ends bottom-up (job, step, workflow)."""
+        """Time order; at one instant starts go top-down and ends bottom-up (job, step, workflow),
+        dependencies before their dependents."""
         ending = self.status in TERMINAL_STATUSES
         rank = SCOPE_ORDER[self.scope]
-        return (self.at, 1 if ending else 0, -rank if ending else rank, self.step)
+        return (self.at, 1 if ending else 0, -rank if ending else rank, self.depth, self.step)
 
 
-def _step_transitions(index: int, plan: StepPlan, canceled_at: float | None) -> Iterator[Transition]:
-    points = [(plan.preparing, "preparing", None), (plan.scheduled, "scheduled", None)]
+def _step_transitions(index: int, plan: StepPlan, canceled_at: float | None, depth: int) -> Iterator[Transition]:
+    # a step that ends before it would be queued (its dependency failed) never leaves unassigned
+    points = [(at, status, None) for at, status in ((plan.preparing, "preparing"), (plan.scheduled, "scheduled"))
+              if at < plan.end or plan.processing is not None]
     if plan.processing is not None:
         points.append((plan.processing, "processing", 0.0))
         span = plan.end - plan.processing
@@ -194,30 +250,36 @@ def _step_transitions(index: int, plan: StepPlan, canceled_at: float | None) -> 
         if canceled_at is not None and at > canceled_at:
             break
         for scope in ("step", "job"):
-            yield Transition(at, scope, index, status, value if scope == "job" else None)
+            yield Transition(at, scope, index, status, value if scope == "job" else None, depth=depth)
     if canceled_at is not None and plan.end > canceled_at:
         end_at, status, reason, blocked = canceled_at, "canceled", "canceled", None
     else:
         end_at, status, reason, blocked = plan.end, plan.status, plan.reason, plan.blocked_reason
-    yield Transition(end_at, "job", index, status, progress(plan, end_at, canceled_at), reason, blocked)
-    yield Transition(end_at, "step", index, status, None, reason, blocked)
+    yield Transition(end_at, "job", index, status, progress(plan, end_at, canceled_at), reason, blocked, depth)
+    yield Transition(end_at, "step", index, status, None, reason, blocked, depth)
 
 
-def transitions(plans: list[StepPlan], created: float, canceled_at: float | None = None) -> list[Transition]:
+def transitions(plans: list[StepPlan], created: float, canceled_at: float | None = None,
+                depths: list[int] | None = None) -> list[Transition]:
     """Every lifecycle event of a workflow in delivery order (``unassigned`` at creation first)."""
+    depth = depths or [0] * len(plans)
     events = [Transition(created, "workflow", -1, "unassigned")]
-    events += [Transition(created, scope, i, "unassigned") for i in range(len(plans)) for scope in ("step", "job")]
-    step_events = [t for i, plan in enumerate(plans) for t in _step_transitions(i, plan, canceled_at)]
+    events += [Transition(created, scope, i, "unassigned", depth=depth[i])
+               for i in range(len(plans)) for scope in ("step", "job")]
+    step_events = [t for i, plan in enumerate(plans) for t in _step_transitions(i, plan, canceled_at, depth[i])]
     if len(plans) > 1:
         step_events.sort(key=Transition.sort_key)
     current = ["unassigned"] * len(plans)
+    furthest = ["unassigned"] * len(plans)
     workflow_status = "unassigned"
     for event in step_events:
         events.append(event)
         if event.scope != "step":
             continue
         current[event.step] = event.status
-        rolled = roll_up(current)
+        if event.status in PROGRESSION:
+            furthest[event.step] = event.status
+        rolled = roll_up(current, furthest)
         if rolled != workflow_status:
             workflow_status = rolled
             events.append(Transition(event.at, "workflow", -1, rolled))

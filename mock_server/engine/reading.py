@@ -8,6 +8,7 @@ from typing import Any
 
 from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.contracts.workflow import FAILED_STATUSES
+from civitai_mock.mock_server.engine import dependencies
 from civitai_mock.mock_server.engine.core import EngineCore
 from civitai_mock.mock_server.engine.errors import NotFound
 from civitai_mock.mock_server.engine.records import WorkflowRecord
@@ -64,6 +65,13 @@ class WorkflowReads(EngineCore):
             url = base_url or self.config.public_url
             items = [self.render.workflow(r, now, url, hide_mature) for r in records]
             return items, ("" if next_seq is None else str(next_seq))
+
+    def dependencies(self, tenant: str, workflow_id: str) -> dict[str, list[str]]:
+        """Which step waits on which (``{"$1": ["$0"]}``; steps that wait on nothing left out), for the
+        request log and the ``/_mock`` views; {} for a workflow that is gone or another tenant's."""
+        with self.state.reading():
+            record = self.store.get(tenant, workflow_id)
+            return dependencies.depends_on(record) if record is not None else {}
 
     def _step(self, tenant: str, workflow_id: str, step_name: str) -> tuple[WorkflowRecord, int]:
         record = self._record(tenant, workflow_id)

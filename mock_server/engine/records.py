@@ -1,19 +1,43 @@
 """What the engine stores per workflow: the submission, the plan of each step, and the money moved.
 
 A step's ``input`` is stored once; everything derived from it (the media served, the price, the
-timing) is computed from the current input, so a patched step can never serve stale media.
+timing) is computed from the current input, so a patched step can never serve stale media. A step
+whose input references other steps stores it as submitted (references kept); its price, media and
+draft plan come from the input with stand-ins for those values (``parsed_input``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from civitai_mock.contracts.cost import step_cost
+from civitai_mock.contracts.image import ImageInput
 from civitai_mock.contracts.kling import VideoInput
-from civitai_mock.contracts.validation import validate_video_input
+from civitai_mock.contracts.references import find
+from civitai_mock.contracts.template import VIDEO_GEN
+from civitai_mock.contracts.validation import StepInput, provisional_input, validate_step_input
 from civitai_mock.contracts.workflow import MATURE_CURRENCY, MATURE_NSFW_LEVELS, NSFW_ORDER
 from civitai_mock.mock_server.engine.lifecycle import StepPlan, Transition, transitions
+
+_NUMBERED_BLOB = re.compile(r"^(?P<stem>[0-9a-f]+)-(?P<index>[1-9]\d{0,2})\.(?P<ext>\w+)$")
+
+
+def numbered_blob_id(primary: str, index: int) -> str:
+    """The id of a step's ``index``-th output blob: the stored id for the first, ``<stem>-<index>.<ext>`` after."""
+    if index == 0:
+        return primary
+    stem, _, extension = primary.rpartition(".")
+    return f"{stem}-{index}.{extension}"
+
+
+def primary_blob_id(blob_id: str) -> tuple[str, int]:
+    """(the step's stored blob id, which of its outputs) for any blob id ``numbered_blob_id`` made."""
+    match = _NUMBERED_BLOB.match(blob_id)
+    if match is None:
+        return blob_id, 0
+    return f"{match['stem']}.{match['ext']}", int(match["index"])
 
 
 @dataclass(slots=True)
@@ -31,24 +55,46 @@ class StepRecord:
     nsfw_level: str
     outcome: dict[str, Any]
     plan: StepPlan
-    type_: str = "videoGen"
-    _parsed: VideoInput | None = field(default=None, repr=False, compare=False)
+    type_: str = VIDEO_GEN
+    #: names of the steps whose output this step's input references
+    depends_on: tuple[str, ...] = ()
+    #: for a step that waits: its plan drawn as if its dependencies had ended at time 0
+    draft: StepPlan | None = None
+    #: why the resolved input was refused (``output.errors`` of the step), when it was
+    errors: list[str] | None = None
+    _parsed: VideoInput | ImageInput | None = field(default=None, repr=False, compare=False)
+    #: (when, input) of the input with its references resolved, computed when first needed
+    _resolved: tuple[float, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
-    def video_input(self) -> VideoInput:
-        """The input as its engine's model (parsed once per change of ``input``)."""
+    def parsed_input(self) -> StepInput:
+        """The input as its step type's model (parsed once per change of ``input``; stand-ins for references)."""
         if self._parsed is None:
-            self._parsed = validate_video_input(self.input)
+            self._parsed = provisional_input(self.type_, self.input) if find(self.input) else \
+                validate_step_input(self.type_, self.input)
         return self._parsed
 
-    def replace_input(self, new_input: VideoInput) -> None:
+    def video_input(self) -> VideoInput:
+        """The input of a videoGen step as its engine's model."""
+        parsed = self.parsed_input()
+        assert not isinstance(parsed, ImageInput), f"step {self.name} is an {self.type_} step"
+        return parsed
+
+    def replace_input(self, new_input: StepInput) -> None:
         """Store a new (validated) input; everything derived follows it."""
         self.input = new_input.to_json()
         self._parsed = new_input
+        self._resolved = None
 
     @property
     def price(self) -> int:
         """Buzz this step costs with its current input."""
-        return step_cost(self.video_input())
+        return step_cost(self.parsed_input())
+
+    @property
+    def outputs(self) -> int:
+        """How many blobs the step produces (images asked for; one video)."""
+        parsed = self.parsed_input()
+        return parsed.count if isinstance(parsed, ImageInput) else 1
 
     @property
     def job_cost(self) -> float:
@@ -59,6 +105,7 @@ class StepRecord:
         """Plain JSON-able dict (for SQLite)."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
         data["plan"] = self.plan.to_json()
+        data["draft"] = self.draft.to_json() if self.draft is not None else None
         return data
 
     @classmethod
@@ -68,6 +115,9 @@ class StepRecord:
         values = {k: v for k, v in data.items() if k in known}
         values.setdefault("outcome", {})
         values["plan"] = StepPlan(**data["plan"])
+        if values.get("draft") is not None:
+            values["draft"] = StepPlan(**values["draft"])
+        values["depends_on"] = tuple(values.get("depends_on") or ())
         return cls(**values)
 
 
@@ -95,6 +145,8 @@ class WorkflowRecord:
     nsfw_ceiling: str | None = None
     canceled_at: float | None = None
     refunded: bool = False
+    #: indices of the steps refunded one by one (a failed, expired or canceled step gives its share back)
+    refunded_steps: tuple[int, ...] = ()
     keep_charges: bool = False
     deleted: bool = False
     applied: int = 0
@@ -105,10 +157,22 @@ class WorkflowRecord:
         """Buzz the steps cost with their current inputs (tips excluded)."""
         return sum(step.price for step in self.steps)
 
-    def tip_amounts(self) -> dict[str, int]:
+    def tip_amounts(self, base: int | None = None) -> dict[str, int]:
         """Buzz tipped to Civitai and to creators: the requested rates applied to the base price."""
-        base = self.base_price
+        base = self.base_price if base is None else base
         return {name: int(round(base * float(self.tips.get(name, 0) or 0))) for name in ("civitai", "creators")}
+
+    @property
+    def kept_base(self) -> int:
+        """The base price of the steps not refunded (0 once everything was refunded)."""
+        if self.refunded:
+            return 0
+        return sum(step.price for index, step in enumerate(self.steps) if index not in self.refunded_steps)
+
+    def step_share(self, index: int) -> int:
+        """Buzz step ``index`` accounts for: its price and the tips on it."""
+        price = self.steps[index].price
+        return price + sum(self.tip_amounts(price).values())
 
     @property
     def price(self) -> int:
@@ -144,8 +208,26 @@ class WorkflowRecord:
     def events(self) -> list[Transition]:
         """Every lifecycle event of this workflow, in order (cached until the plan changes)."""
         if self._events is None:
-            self._events = transitions([s.plan for s in self.steps], self.created, self.canceled_at)
+            depths = self.depths() if any(s.depends_on for s in self.steps) else None
+            self._events = transitions([s.plan for s in self.steps], self.created, self.canceled_at, depths)
         return self._events
+
+    def dependencies(self, index: int) -> list[int]:
+        """Indices of the steps step ``index`` waits on."""
+        found = (self.step_index(name) for name in self.steps[index].depends_on)
+        return [i for i in found if i is not None]
+
+    def depths(self) -> list[int]:
+        """Per step, the longest chain of steps it waits on (0 for a step that waits on nothing)."""
+        known: dict[int, int] = {}
+
+        def depth(index: int) -> int:
+            if index not in known:
+                known[index] = 0  # submissions hold no cycles; this only guards a damaged record
+                known[index] = max((depth(d) + 1 for d in self.dependencies(index)), default=0)
+            return known[index]
+
+        return [depth(i) for i in range(len(self.steps))]
 
     def plans_changed(self) -> None:
         """Forget the cached events after a plan or the cancel time changed."""
@@ -180,4 +262,5 @@ class WorkflowRecord:
         known = {f.name for f in fields(cls) if not f.name.startswith("_")}
         values = {k: v for k, v in data.items() if k in known}
         values["steps"] = [StepRecord.from_json(s) for s in data["steps"]]
+        values["refunded_steps"] = tuple(values.get("refunded_steps") or ())
         return cls(**values)

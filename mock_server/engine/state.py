@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable
+
+
+class _Changing:
+    """The ``with state.changing():`` block: re-entrant lock, flush after the outermost exit."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: "StateLock"):
+        self._owner = owner
+
+    def __enter__(self) -> None:
+        owner = self._owner
+        owner._lock.acquire()
+        owner._depth.value = getattr(owner._depth, "value", 0) + 1
+
+    def __exit__(self, *exc: Any) -> None:
+        owner = self._owner
+        depth = owner._depth.value - 1
+        owner._depth.value = depth
+        owner._lock.release()
+        if depth == 0 and owner._flush is not None:
+            owner._flush()
 
 
 class StateLock:
@@ -19,22 +40,12 @@ class StateLock:
         self._lock = threading.RLock()
         self._depth = threading.local()
         self._flush = flush
+        self._changing = _Changing(self)
 
-    @contextmanager
-    def changing(self) -> Iterator[None]:
+    def changing(self) -> _Changing:
         """Hold the lock for a change; write queued storage after the outermost block."""
-        depth = getattr(self._depth, "value", 0)
-        self._depth.value = depth + 1
-        try:
-            with self._lock:
-                yield
-        finally:
-            self._depth.value = depth
-            if depth == 0 and self._flush is not None:
-                self._flush()
+        return self._changing
 
-    @contextmanager
-    def reading(self) -> Iterator[None]:
+    def reading(self) -> threading.RLock:
         """Hold the lock for a consistent read (nothing is flushed)."""
-        with self._lock:
-            yield
+        return self._lock

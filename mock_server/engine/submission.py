@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from civitai_mock.contracts.image import FILE_EXTENSIONS, ImageInput
 from civitai_mock.contracts.outcomes import Outcome, OutcomeError, parse_directives
 from civitai_mock.contracts.paths import CONTROL_PREFIX
 from civitai_mock.contracts.timespan import (
@@ -102,18 +103,25 @@ def step_timeout(template_timeout: str | None) -> float:
 def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], order: list[str],
                  transactions: list[dict[str, Any]], now: float, ids: IdFactory,
                  rng: random.Random, scale: float = 1.0) -> WorkflowRecord:
-    """A new workflow record with a drawn plan for every step."""
+    """A new workflow record with a drawn plan for every step.
+
+    A step that waits on other steps gets a draft plan (drawn as if its dependencies ended at 0);
+    ``dependencies.compose`` turns it into its plan once the record is complete.
+    """
     template = submission.template
     steps = []
     for index, (step, outcome) in enumerate(zip(submission.steps, outcomes)):
         timeout = step_timeout(step.template.timeout)
+        parsed = step.input
+        extension = FILE_EXTENSIONS[parsed.output_format] if isinstance(parsed, ImageInput) else "mp4"
+        draft = lifecycle.plan_step(parsed, outcome, 0.0, timeout, rng, scale) if step.depends_on else None
         steps.append(StepRecord(
-            name=step.template.name or f"${index}", input=step.input.to_json(),
+            name=step.template.name or f"${index}", input=step.echo or parsed.to_json(),
             priority=step.template.priority or "normal", timeout=format_timespan(timeout),
             retries=step.template.retries, metadata=step.template.metadata or {},
-            job_id=ids.uuid(), blob_id=ids.blob_id(), nsfw_level=outcome.nsfw_level or "pg",
-            outcome=outcome.to_json(), plan=lifecycle.plan_step(step.input, outcome, now, timeout, rng, scale),
-            _parsed=step.input,
+            job_id=ids.uuid(), blob_id=ids.blob_id(extension), nsfw_level=outcome.nsfw_level or "pg",
+            outcome=outcome.to_json(), type_=step.type_, depends_on=tuple(step.depends_on), draft=draft,
+            plan=draft or lifecycle.plan_step(parsed, outcome, now, timeout, rng, scale), _parsed=parsed,
         ))
     return WorkflowRecord(
         id=ids.workflow_id(now), tenant=tenant, seq=0, created=now, steps=steps, transactions=transactions,
@@ -131,6 +139,6 @@ def replan(record: WorkflowRecord, index: int, rng: random.Random, scale: float 
     """Draw a new ending for step ``index`` after its input changed (queue times stay)."""
     step = record.steps[index]
     outcome = Outcome.from_json(step.outcome) if step.outcome else Outcome()
-    step.plan = lifecycle.replan_step(step.plan, step.video_input(), outcome, record.created,
+    step.plan = lifecycle.replan_step(step.plan, step.parsed_input(), outcome, record.created,
                                       parse_timespan(step.timeout), rng, scale)
     record.plans_changed()

@@ -11,11 +11,11 @@ from typing import Any
 import jsonpatch
 from pydantic import ValidationError
 
-from civitai_mock.contracts.kling import VideoInput
 from civitai_mock.contracts.validation import (
     ContractViolation,
+    StepInput,
     errors_of,
-    validate_video_input,
+    validate_step_input,
 )
 from civitai_mock.contracts.workflow import (
     MAX_TAG_LENGTH,
@@ -116,7 +116,7 @@ def step_metadata(body: Any) -> dict[str, Any]:
         raise ContractViolation(errors_of(UpdateWorkflowStepRequest, exc, "")) from None
 
 
-def step_patch(step: StepRecord, operations: Any) -> tuple[dict[str, Any], VideoInput | None]:
+def step_patch(step: StepRecord, operations: Any) -> tuple[dict[str, Any], StepInput | None]:
     """PatchWorkflowStep over ``metadata`` and ``input``: the new metadata, and the new input if it changed."""
     document = {"metadata": copy.deepcopy(step.metadata), "input": copy.deepcopy(step.input)}
     patched = apply_patch(document, operations)
@@ -124,7 +124,7 @@ def step_patch(step: StepRecord, operations: Any) -> tuple[dict[str, Any], Video
         raise ContractViolation({"$": ["Only /metadata and /input of a step can be patched"]})
     if patched["input"] == document["input"]:
         return patched["metadata"], None
-    new_input = validate_video_input(patched["input"], "input")
+    new_input = validate_step_input(step.type_, patched["input"], "input")
     if new_input.engine != document["input"]["engine"]:
         raise ContractViolation({"input.engine": ["The engine of a submitted step cannot change"]})
     return patched["metadata"], new_input

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
+from civitai_mock.contracts.image import ImageInput
+from civitai_mock.contracts.template import IMAGE_GEN
 from civitai_mock.contracts.workflow import (
     FAILURE_MESSAGES,
     MATURE_NSFW_LEVELS,
     NSFW_ORDER,
     TERMINAL_STATUSES,
 )
-from civitai_mock.mock_server.engine import lifecycle
+from civitai_mock.mock_server.engine import dependencies, lifecycle
 from civitai_mock.mock_server.engine.blobs import BlobSigner
 from civitai_mock.mock_server.engine.lifecycle import Transition
-from civitai_mock.mock_server.engine.media import frame_size
-from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
+from civitai_mock.mock_server.engine.media import frame_size, image_size
+from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord, numbered_blob_id
 
 QUEUED_STATUSES = ("unassigned", "preparing", "scheduled")
 
@@ -41,10 +43,25 @@ def _start_estimate(plan: lifecycle.StepPlan) -> float:
 
 
 class Renderer:
-    """Turns records into response and event JSON at a given moment, signing blob URLs on the way."""
+    """Turns records into response and event JSON at a given moment, signing blob URLs on the way.
 
-    def __init__(self, signer: BlobSigner):
+    ``public_url`` gives the base of the URLs a step reference resolves to (the fake's own address).
+    """
+
+    def __init__(self, signer: BlobSigner, public_url: Callable[[], str] = lambda: "http://127.0.0.1:8000"):
         self.signer = signer
+        self.public_url = public_url
+
+    def output_at(self, record: WorkflowRecord, index: int, at: float) -> dict[str, Any] | None:
+        """Step ``index``'s output as it reads at ``at`` (what a reference to it resolves to)."""
+        return self.step(record, index, at, self.public_url(), quiet=True).get("output")
+
+    def input_of(self, record: WorkflowRecord, index: int, now: float) -> dict[str, Any]:
+        """The input as the step shows it: references as submitted until they resolve, their values after."""
+        step = record.steps[index]
+        if not step.depends_on or dependencies.waiting(record, step, now) or step.plan.after is None:
+            return step.input
+        return dependencies.resolve(record, index, step.plan.after, self.output_at)[0]
 
     def step_status(self, record: WorkflowRecord, step: StepRecord, now: float) -> str:
         """Status of one step at ``now``."""
@@ -52,21 +69,35 @@ class Renderer:
 
     def workflow_status(self, record: WorkflowRecord, now: float) -> str:
         """Status of the whole workflow at ``now`` (rolled up from its steps)."""
-        return lifecycle.roll_up([self.step_status(record, s, now) for s in record.steps])
+        return lifecycle.roll_up([self.step_status(record, s, now) for s in record.steps],
+                                 [lifecycle.reached(s.plan, record.canceled_at) for s in record.steps])
 
     def blob(self, record: WorkflowRecord, step: StepRecord, now: float, base_url: str,
-             hide_mature: bool = False) -> dict[str, Any]:
-        """The VideoBlob of a succeeded step, with a freshly signed URL (none while it is withheld or hidden)."""
-        video = step.video_input()
-        width, height = frame_size(video.aspect_ratio)
+             hide_mature: bool = False, number: int = 0, quiet: bool = False) -> dict[str, Any]:
+        """A blob of a succeeded step (the VideoBlob, or ImageBlob ``number``) with a freshly signed URL
+        (none while it is withheld or hidden)."""
+        parsed = step.parsed_input()
+        blob_id = numbered_blob_id(step.blob_id, number)
         hidden = record.withholds(step) or (hide_mature and step.nsfw_level in MATURE_NSFW_LEVELS)
-        signed = None if hidden else self.signer.sign(base_url, step.blob_id, record.tenant, now)
-        return _compact({
-            "type": "video", "id": step.blob_id, "available": not hidden,
-            "url": signed.url if signed else None, "urlExpiresAt": iso(signed.expires) if signed else None,
-            "jobId": step.job_id, "nsfwLevel": step.nsfw_level,
-            "width": width, "height": height, "duration": float(video.seconds),
-        })
+        signed = None if hidden else self.signer.sign(base_url, blob_id, record.tenant, now, quiet)
+        url, expires = (signed.url, iso(signed.expires)) if signed else (None, None)
+        common = {"id": blob_id, "available": not hidden, "url": url, "urlExpiresAt": expires,
+                  "jobId": step.job_id, "nsfwLevel": step.nsfw_level}
+        if isinstance(parsed, ImageInput):
+            width, height = image_size(parsed.aspect_ratio)
+            return _compact({"type": "image", **common, "width": width, "height": height,
+                             "previewUrl": url, "previewUrlExpiresAt": expires})
+        width, height = frame_size(parsed.aspect_ratio)
+        return _compact({"type": "video", **common, "width": width, "height": height,
+                         "duration": float(parsed.seconds)})
+
+    def output(self, record: WorkflowRecord, step: StepRecord, now: float, base_url: str,
+               hide_mature: bool = False, quiet: bool = False) -> dict[str, Any]:
+        """The output of a succeeded step: ``{"video": …}`` or ``{"images": […]}``."""
+        if isinstance(step.parsed_input(), ImageInput):
+            return {"images": [self.blob(record, step, now, base_url, hide_mature, n, quiet)
+                               for n in range(step.outputs)]}
+        return {"video": self.blob(record, step, now, base_url, hide_mature, 0, quiet)}
 
     def job(self, record: WorkflowRecord, step: StepRecord, now: float) -> dict[str, Any]:
         """The single job of a step."""
@@ -75,7 +106,8 @@ class Renderer:
         failed = status in ("failed", "expired", "canceled")
         reason = "canceled" if status == "canceled" else plan.reason if failed else None
         queued = None
-        if status in QUEUED_STATUSES:  # the official client's WorkflowStepJobQueuePosition
+        if status in QUEUED_STATUSES and not dependencies.waiting(record, step, now):
+            # the official client's WorkflowStepJobQueuePosition (a job waiting on other steps is in no queue)
             queued = _compact({"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
                                "startAt": iso(_start_estimate(plan)), "completeAt": iso(plan.end)})
         return _compact({
@@ -90,31 +122,33 @@ class Renderer:
         })
 
     def step(self, record: WorkflowRecord, index: int, now: float, base_url: str,
-             hide_mature: bool = False) -> dict[str, Any]:
-        """One WorkflowStep (videoGen) at ``now``."""
+             hide_mature: bool = False, quiet: bool = False) -> dict[str, Any]:
+        """One WorkflowStep (videoGen or imageGen) at ``now``."""
         step = record.steps[index]
         plan, canceled = step.plan, record.canceled_at
         status = self.step_status(record, step, now)
         data: dict[str, Any] = {
-            "$type": "videoGen", "name": step.name, "priority": step.priority, "timeout": step.timeout,
+            "$type": step.type_, "name": step.name, "priority": step.priority, "timeout": step.timeout,
             "retries": step.retries, "status": status,
             "startedAt": iso(lifecycle.started_at(plan, now, canceled)),
             "completedAt": iso(lifecycle.completed_at(plan, now, canceled)),
             "metadata": step.metadata,
             "estimatedProgressRate": None if status in ("succeeded", "failed", "expired", "canceled")
             else lifecycle.progress(plan, now, canceled),
-            "input": step.input,
+            "input": self.input_of(record, index, now),
         }
-        if status in QUEUED_STATUSES:  # the schema's WorkflowStepQueuePosition
+        if status in QUEUED_STATUSES and not dependencies.waiting(record, step, now):  # WorkflowStepQueuePosition
             data["queuePosition"] = _compact({
                 "support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
                 "estimatedStartAt": iso(_start_estimate(plan)), "estimatedCompleteAt": iso(plan.end),
             })
         if status == "succeeded":
-            data["output"] = {"video": self.blob(record, step, now, base_url, hide_mature)}
+            data["output"] = self.output(record, step, now, base_url, hide_mature, quiet)
         elif status in ("failed", "expired"):  # human-readable errors, as the real sample carries them
             key = plan.blocked_reason if plan.blocked_reason in FAILURE_MESSAGES else plan.reason or ""
-            data["output"] = {"errors": [FAILURE_MESSAGES.get(key, FAILURE_MESSAGES[""])]}
+            errors = step.errors if status == "failed" and step.errors else \
+                [FAILURE_MESSAGES.get(key, FAILURE_MESSAGES[""])]
+            data["output"] = {"images": [], "errors": errors} if step.type_ == IMAGE_GEN else {"errors": errors}
         data["jobs"] = [self.job(record, step, now)]
         return _compact(data)
 
@@ -126,8 +160,8 @@ class Renderer:
         starts = [lifecycle.started_at(s.plan, now, record.canceled_at) for s in record.steps]
         ends = [lifecycle.completed_at(s.plan, now, record.canceled_at) for s in record.steps]
         terminal = status in TERMINAL_STATUSES
-        tips = {"civitai": 0, "creators": 0} if record.refunded else record.tip_amounts()
-        base = 0 if record.refunded else record.base_price
+        base = record.kept_base
+        tips = record.tip_amounts(base)
         return _compact({
             "id": record.id, "createdAt": iso(record.created),
             "transactions": {"list": record.transactions},
@@ -169,7 +203,7 @@ class Renderer:
                 payload["details"] = _compact({
                     "startedAt": rendered.get("startedAt"), "completedAt": rendered.get("completedAt"),
                     "estimatedProgressRate": rendered.get("estimatedProgressRate"), "retries": 0,
-                    "metadata": step.metadata, "input": step.input, "output": rendered.get("output"),
+                    "metadata": step.metadata, "input": rendered.get("input"), "output": rendered.get("output"),
                 })
             return payload
         return _compact({

@@ -90,7 +90,7 @@ class WebhookBook:
         self._in_flight: set[Key] = set()
         self._inbox: deque[dict[str, Any]] = deque(maxlen=MAX_INBOX)
         self._routes: list[tuple[str, Any]] = []
-        self._duplicates = 0
+        self._duplicates: dict[str | None, int] = {}
         self._rows = 0
         self.generation = 0
         for row, data in store.pending_deliveries():  # resume, in order, after a restart
@@ -123,10 +123,17 @@ class WebhookBook:
         with self._state.reading():
             return next(((p, a) for p, a in self._routes if url.startswith(p)), None)
 
-    def duplicate_next(self, count: int) -> None:
-        """Deliver each of the next ``count`` acknowledged events a second time (as a retried delivery may)."""
+    def duplicate_next(self, count: int, tenant: str | None = None) -> None:
+        """Deliver each of the next ``count`` acknowledged events (of ``tenant``, or anyone's) a second time."""
         with self._state.changing():
-            self._duplicates = max(0, count)
+            self._duplicates[tenant] = max(0, count)
+
+    def _takes_duplicate(self, tenant: str) -> bool:
+        for key in (tenant, None):
+            if self._duplicates.get(key, 0) > 0:
+                self._duplicates[key] -= 1
+                return True
+        return False
 
     # --- what the sender asks --------------------------------------------------------------
 
@@ -167,8 +174,7 @@ class WebhookBook:
             queue = self._queues.get(key)
             if queue is None or not queue or queue[0] is not delivery:
                 return
-            if attempt.delivered and self._duplicates > 0 and delivery.repeat == 0:
-                self._duplicates -= 1
+            if attempt.delivered and delivery.repeat == 0 and self._takes_duplicate(delivery.tenant):
                 delivery.repeat = 1
                 return
             if attempt.delivered or gave_up:
@@ -221,4 +227,4 @@ class WebhookBook:
             self._queues.clear()
             self._in_flight.clear()
             self._routes = []
-            self._duplicates = 0
+            self._duplicates = {}

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from civitai_mock.contracts import kling, paths, template, workflow
+from civitai_mock.contracts import image, kling, paths, template, workflow
 from civitai_mock.mock_server import __version__
 from civitai_mock.mock_server.engine.faults import FAULT_STATUSES
 from civitai_mock.mock_server.server.openapi_control import control_paths
@@ -62,7 +62,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     workflow.ProblemDetails, workflow.ValidationProblemDetails, workflow.UpdateWorkflowRequest,
     workflow.UpdateWorkflowStepRequest, workflow.WorkflowEvent, workflow.WorkflowStepEvent,
     workflow.WorkflowStepJobEvent, template.WorkflowTemplate, template.StepTemplate,
-    kling.KlingInput, kling.KlingV3Input,
+    kling.KlingInput, kling.KlingV3Input, image.Imagen4Input, image.ImageBlob,
 )
 
 
@@ -115,7 +115,9 @@ def _consumer_paths() -> dict[str, Any]:
                 _query("nsfwLevel", {"enum": list(workflow.NSFW_LEVELS)}), _query("workflowId", {"type": "string"})]),
             "head": _operation("HeadBlob", {**_NO_CONTENT, "403": _PROBLEM}, [_BLOB_ID]),
         },
-        paths.BLOB_REFRESH: {"post": _operation("RefreshBlob", {**_ok("VideoBlob"), "403": _PROBLEM}, [_BLOB_ID])},
+        paths.BLOB_REFRESH: {"post": _operation("RefreshBlob", {"200": {"description": "OK", "content": {_JSON: {
+            "schema": {"anyOf": [{"$ref": REF.format(model=m)} for m in ("VideoBlob", "ImageBlob")]}}}},
+            "403": _PROBLEM}, [_BLOB_ID])},
     }
 
 
@@ -145,7 +147,8 @@ def _refined(schemas: dict[str, Any]) -> dict[str, Any]:
     if "oneOf" in steps.get("items", {}):  # a videoGen step is also a WorkflowStep: any of, not one of
         steps["items"] = {"anyOf": steps["items"]["oneOf"]}
     schemas["WorkflowTemplate"]["properties"]["steps"]["items"] = {"$ref": REF.format(model="StepTemplate")}
-    schemas["StepTemplate"]["properties"]["input"] = _VIDEO_INPUT
+    schemas["StepTemplate"]["properties"]["input"] = {"oneOf": [*_VIDEO_INPUT["oneOf"],
+                                                                {"$ref": REF.format(model="Imagen4Input")}]}
     schemas["KlingV3Input"]["allOf"] = _operation_requirements()
     return schemas
 

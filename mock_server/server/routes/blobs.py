@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from civitai_mock.contracts import paths
 from civitai_mock.contracts.workflow import NSFW_LEVELS
-from civitai_mock.mock_server.engine.media import CONTENT_TYPE, video_bytes
+from civitai_mock.mock_server.engine.media import media_bytes
 from civitai_mock.mock_server.engine.service import NotFound
 from civitai_mock.mock_server.server.http_io import (
     HttpProblem,
@@ -97,12 +97,12 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 async def blob_content(request: Request) -> Response:
-    """The video bytes behind a signed URL: no bearer token, 403 when expired or tampered, Range supported."""
+    """The media behind a signed URL (video or image): no bearer token, 403 when expired or tampered, Range supported."""
     blob_id = request.path_params["blobId"]
     params = request.query_params
     info = fake_of(request).engine.signed_content(blob_id, params.get("tenant", ""), params.get("exp", ""),
                                                   params.get(paths.SIGNATURE_PARAM, ""))
-    data = video_bytes(info.aspect_ratio, info.seconds, info.audio)
+    data = media_bytes(info.media)
     disposition = "attachment" if params.get("download") == "true" else "inline"
     filename = safe_filename(params.get("filename") or blob_id)
     ascii_name = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")  # RFC 6266 fallback
@@ -110,12 +110,13 @@ async def blob_content(request: Request) -> Response:
                "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"}
     span = _byte_range(request.headers.get("range"), len(data))
     if span is None:
-        return Response(data if request.method == "GET" else b"", media_type=CONTENT_TYPE,
+        return Response(data if request.method == "GET" else b"", media_type=info.content_type,
                         headers={**headers, "Content-Length": str(len(data))})
     start, end = span
     chunk = data[start:end + 1]
     headers.update({"Content-Range": f"bytes {start}-{end}/{len(data)}", "Content-Length": str(len(chunk))})
-    return Response(chunk if request.method == "GET" else b"", status_code=206, media_type=CONTENT_TYPE, headers=headers)
+    return Response(chunk if request.method == "GET" else b"", status_code=206, media_type=info.content_type,
+                    headers=headers)
 
 
 routes = [
