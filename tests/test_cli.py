@@ -135,3 +135,18 @@ def test_served_lint_catches_a_client_that_caches_blob_urls(served: Any) -> None
     assert result.returncode == 1 and "[refresh-expired-url]" in result.stdout, result.stdout
     report = httpx.get(f"{served.url}/_mock/lint", params={"token": "cacher"}).json()
     assert report["conforms"] is False and any(r["rule"] == "refresh-expired-url" for r in report["rules"])
+
+
+def test_a_client_offering_an_h2c_upgrade_keeps_its_body(served: Any) -> None:
+    """Java's HttpClient offers `Upgrade: h2c` on plain http; the fake answers over HTTP/1.1 with the body read."""
+    import socket
+
+    body = b'{"steps":[{"$type":"videoGen","input":{"engine":"kling-v3","prompt":"java"}}]}'
+    request = (f"POST {SUBMIT}?wait=0 HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\n"
+               "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+               "Authorization: Bearer java\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = sock.recv(65536).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 202"), answer[:300]

@@ -175,3 +175,21 @@ def test_clearing_one_tenants_log_over_http_keeps_the_others() -> None:
         assert fake.control("DELETE", "/_mock/requests", params={"token": "a"}).status_code == 204
         left = fake.control("GET", "/_mock/requests").json()["items"]
         assert [e["tenant"] for e in left if e["tenant"]] == ["b…"]
+
+
+def test_expire_next_and_duplicate_next_can_target_one_tenant() -> None:
+    """Suites sharing one fake must not break each other: a token limits these to one tenant."""
+    with Served("--clock", "virtual") as fake, fake.client("suite-a") as a, fake.client("suite-b") as b:
+        fake.control("POST", "/_mock/urls/expire-next", json={"count": 1, "token": "suite-a"})
+        ids = {name: http.post(SUBMIT, json=video_body("[mock:runtime=30] x")).json()["id"]
+               for name, http in (("a", a), ("b", b))}
+        fake.control("POST", "/_mock/clock/advance", json={"seconds": 600})
+        url_b = b.get(f"{SUBMIT}/{ids['b']}").json()["steps"][0]["output"]["video"]["url"]
+        url_a = a.get(f"{SUBMIT}/{ids['a']}").json()["steps"][0]["output"]["video"]["url"]
+        assert httpx.get(url_b).status_code == 200 and httpx.get(url_a).status_code == 403
+
+
+def test_linting_a_token_that_sent_nothing_does_not_pass() -> None:
+    with Served("--clock", "virtual") as fake:
+        report = fake.control("GET", "/_mock/lint", params={"token": "no-such-tenant"}).json()
+        assert report["conforms"] is False and report["judged"]["requests"] == 0 and "nothing to judge" in report["text"]

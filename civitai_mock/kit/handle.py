@@ -124,13 +124,13 @@ class CivitaiMock:
         """Set Buzz balances (``blue=…, green=…, yellow=…``) of a tenant."""
         return self.fake.engine.accounts.set_balances(token or self.token, balances)
 
-    def expire_next_urls(self, count: int = 1) -> None:
-        """The next ``count`` signed blob URLs the fake hands out are already expired."""
-        self.fake.engine.expire_next_urls(count)
+    def expire_next_urls(self, count: int = 1, token: str | None = None) -> None:
+        """The next ``count`` signed blob URLs the fake hands this tenant (or ``token``) are already expired."""
+        self.fake.engine.expire_next_urls(count, token or self.token)
 
-    def duplicate_next_webhooks(self, count: int = 1) -> None:
-        """Each of the next ``count`` acknowledged webhook events is delivered a second time."""
-        self.fake.engine.webhooks.duplicate_next(count)
+    def duplicate_next_webhooks(self, count: int = 1, token: str | None = None) -> None:
+        """Each of this tenant's (or ``token``'s) next ``count`` acknowledged webhook events is delivered twice."""
+        self.fake.engine.webhooks.duplicate_next(count, token or self.token)
 
     def configure(self, seed: int | None = None, url_ttl: float | None = None,
                   balances: dict[str, int] | None = None) -> None:

@@ -26,7 +26,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         mock.fake.engine.config.public_url = self.url
         config = uvicorn.Config(mock.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off", access_log=False)
+                                lifespan="off", access_log=False, http="h11")  # h11 reads h2c-offering bodies
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="civitai-mock-server", daemon=True)
 

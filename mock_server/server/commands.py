@@ -12,6 +12,7 @@ import httpx
 from civitai_mock.contracts import rules
 from civitai_mock.contracts.drift import table
 from civitai_mock.contracts.drift import verify as run_probes
+from civitai_mock.mock_server.engine.requestlog import masked
 from civitai_mock.mock_server.server.cli import UsageProblem
 
 
@@ -66,6 +67,9 @@ def lint(args: argparse.Namespace) -> int:
         _reachable(http, args.base_url)
         log = _items(http, "/_mock/requests", params, args.base_url)
         inbox = _items(http, "/_mock/webhooks", params, args.base_url)
+    if args.token and not log:
+        raise UsageProblem(f"no request from token {masked(args.token)} was logged by {args.base_url}: "
+                           "nothing to judge (is the token right?)")
     violations = rules.lint(log, inbox, ignore=ignore, by_tenant=not args.token)
     print(json.dumps(rules.report_json(violations, every=True), indent=2) if args.json else rules.report(violations))
     return 1 if rules.failing(violations, strict=args.strict) else 0

@@ -11,7 +11,9 @@ from typing import Any
 _TOKEN = {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
           "description": "one tenant (bearer token); omit for everyone"}
 _PATH_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
-_COUNT = {"type": "object", "required": ["count"], "properties": {"count": {"type": "integer", "minimum": 0}}}
+_COUNT = {"type": "object", "required": ["count"], "properties": {
+    "count": {"type": "integer", "minimum": 0},
+    "token": {"type": "string", "minLength": 1, "description": "one tenant; omit for every tenant"}}}
 _OBJECT = {"type": "object"}
 
 
@@ -48,8 +50,8 @@ CONTROL_API: tuple[ControlEndpoint, ...] = (
                                              "(`{\"token\": T or \"*\", \"faults\": [{\"status\": 429}]}`)", _OBJECT),
     ControlEndpoint("PUT", "/_mock/ratelimit/{token}", "a tenant's rate limit (`{\"limit\": 10, \"window\": 60}`, "
                                                        "`{\"limit\": null}` switches it off)", _OBJECT, [_PATH_TOKEN]),
-    ControlEndpoint("POST", "/_mock/urls/expire-next", "the next `count` signed blob URLs are already expired",
-                    _COUNT),
+    ControlEndpoint("POST", "/_mock/urls/expire-next", "the next `count` signed blob URLs handed to `token` "
+                                                       "(or to anyone) are already expired", _COUNT),
     ControlEndpoint("GET", "/_mock/requests", "the request log the linter judges (tokens masked)", params=[_TOKEN]),
     ControlEndpoint("DELETE", "/_mock/requests", "clear the request log (one tenant's, or everyone's)",
                     params=[_TOKEN], answers="204"),
@@ -57,7 +59,8 @@ CONTROL_API: tuple[ControlEndpoint, ...] = (
     ControlEndpoint("DELETE", "/_mock/webhooks", "clear the webhook inbox (one tenant's, or everyone's); routes stay",
                     params=[_TOKEN], answers="204"),
     ControlEndpoint("POST", "/_mock/webhooks/duplicate-next", "each of the next `count` acknowledged webhook "
-                                                              "events is delivered twice", _COUNT),
+                                                              "events of `token` (or anyone's) is delivered twice",
+                    _COUNT),
     ControlEndpoint("GET", "/_mock/lint", "the client linter's report on the log and inbox, as JSON "
                                           "(`ignore=rule-id`, `strict=true`)", params=[_TOKEN]),
 )

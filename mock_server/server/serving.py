@@ -9,8 +9,9 @@ import secrets
 import socket
 from typing import Any
 
+import h11
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from civitai_mock.mock_server import __version__
 from civitai_mock.mock_server.engine.sqlite_store import SqliteStore, StoreError
@@ -23,23 +24,27 @@ from civitai_mock.mock_server.server.fake import Fake, FakeConfig
 KEEP_ALIVE_SECONDS = 5
 
 
-def header_guarded(timeout: float) -> type[HttpToolsProtocol]:
-    """uvicorn's HTTP protocol, closing connections that do not finish their request headers in ``timeout`` s."""
+def header_guarded(timeout: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, closing connections that do not finish their request headers in ``timeout`` s.
 
-    class HeaderGuardedProtocol(HttpToolsProtocol):
+    h11, not httptools: httptools stops reading a request that offers ``Upgrade: h2c`` (Java's
+    HttpClient does on plain http), and the body is lost; h11 ignores the offer and answers in HTTP/1.1.
+    """
+
+    class HeaderGuardedProtocol(H11Protocol):
         _header_timer: Any = None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._arm()
-
-        def on_headers_complete(self) -> None:
-            self._disarm()
-            super().on_headers_complete()
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.IDLE:  # still waiting for a whole request head
+                if self._header_timer is None:
+                    self._arm()
+            else:
+                self._disarm()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

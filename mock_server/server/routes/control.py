@@ -16,6 +16,7 @@ from starlette.responses import Response
 from civitai_mock.contracts.outcomes import DIRECTIVES, Outcome, OutcomeError
 from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.engine.faults import Fault, FaultError
+from civitai_mock.mock_server.engine.requestlog import masked
 from civitai_mock.mock_server.engine.views import iso
 from civitai_mock.mock_server.server.http_io import JSONResponse, fake_of, json_body
 from civitai_mock.mock_server.server.openapi_control import index as control_index
@@ -146,11 +147,20 @@ async def rate_limit(request: Request) -> Response:
     return JSONResponse({"token": token, "limit": rate.limit, "window": rate.window})
 
 
+def token_of(body: dict[str, Any]) -> str | None:
+    """The optional ``token`` of a control body: one tenant, or (absent) everyone; 400 when not a string."""
+    token = body.get("token")
+    if token is not None and (not isinstance(token, str) or not token):
+        raise ContractViolation({"token": ["token must be a tenant's bearer token (omit it for every tenant)"]})
+    return token
+
+
 async def expire_next_urls(request: Request) -> Response:
-    """The next ``count`` signed blob URLs the fake hands out are already expired."""
-    count = count_of(await json_body(request))
-    fake_of(request).engine.expire_next_urls(count)
-    return JSONResponse({"expireNext": count})
+    """The next ``count`` signed blob URLs handed to ``token`` (or to anyone) are already expired."""
+    body = json_object(await json_body(request))
+    count, token = count_of(body), token_of(body)
+    fake_of(request).engine.expire_next_urls(count, token)
+    return JSONResponse({"expireNext": count, "token": masked(token)})
 
 
 routes = [

@@ -41,10 +41,16 @@ async def lint(request: Request) -> Response:
     ignore = ignored_rules(request.query_params.getlist("ignore"))
     strict = query_bool(request, "strict")
     log = [e.to_json() for e in engine.requests.entries(token)]
-    violations = rules.lint(log, engine.webhooks.inbox(token), ignore=ignore, by_tenant=token is None)
+    inbox = engine.webhooks.inbox(token)
+    violations = rules.lint(log, inbox, ignore=ignore, by_tenant=token is None)
     report = rules.report_json(violations, every=query_bool(request, "every"))
     report["conforms"] = not rules.failing(violations, strict=strict)
-    return JSONResponse({**report, "token": masked(token), "strict": strict, "text": rules.report(violations)})
+    text = rules.report(violations)
+    if token is not None and not log:  # a mistyped token must not pass as a clean client
+        report["conforms"] = False
+        text = f"no request from this token was logged: nothing to judge (is the token right?)\n{text}"
+    return JSONResponse({**report, "judged": {"requests": len(log), "webhookAttempts": len(inbox)},
+                         "token": masked(token), "strict": strict, "text": text})
 
 
 routes = [
