@@ -22,8 +22,10 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/civitai-mock serve $(ARGS)
 
+# both cores: test files are spread over workers (a file stays on one worker: its fixtures are shared)
+JOBS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # figures with ratios against baselines measured in the same run (moto is a bench-only extra)
 bench: $(BENCH_STAMP)

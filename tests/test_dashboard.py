@@ -82,3 +82,18 @@ def test_the_dashboard_shows_what_the_app_did(tmp_path: Path) -> None:
             finally:
                 browser.close()
         assert httpx.get(f"{fake.url}/_mock/ui/state").status_code == 200
+
+
+def test_the_dashboard_state_says_which_step_waited_on_which() -> None:
+    """The data behind the page (no browser needed): a two-step workflow's dependency is shown."""
+    from civitai_mock import civitai_fake
+
+    body = {"steps": [
+        {"$type": "imageGen", "name": "still", "input": {"engine": "google", "model": "imagen4", "prompt": "a cat"}},
+        {"$type": "videoGen", "name": "clip", "input": {
+            "engine": "kling-v3", "operation": "image-to-video", "prompt": "the cat yawns",
+            "sourceImage": {"$ref": "still", "path": "output.images[0].url"}}}]}
+    with civitai_fake() as mock:
+        workflow = mock.client.post(SUBMIT, json=body).json()
+        state = mock.client.get("/_mock/ui/state", params={"workflow": workflow["id"]}).json()
+        assert state["workflow"]["dependsOn"] == {"clip": ["still"]}

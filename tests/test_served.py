@@ -68,10 +68,11 @@ def test_system_clock_timestamps_stay_with_the_wall_clock_however_long_the_fake_
     """At the default speed (x10) a new workflow's createdAt stays within 1 s of the wall, over 30 s of uptime."""
     with Served() as fake, fake.client("wall") as http:
         drift = []
-        for _ in range(4):
+        for sample in range(3):  # at 0, 15 and 30 s of uptime
+            if sample:
+                time.sleep(15)
             created = stamp(http.post(SUBMIT, params={"wait": 0}, json=video_body()).json()["createdAt"])
             drift.append(created - time.time())
-            time.sleep(10)
         assert all(abs(d) < 1 for d in drift), drift
         assert max(drift) - min(drift) < 0.5, drift  # no growth with uptime
 

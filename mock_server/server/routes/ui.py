@@ -74,6 +74,7 @@ def _detail(request: Request, token: str, workflow_id: str, log: list[dict[str, 
     videos = [{"step": s["name"], "blobId": s["output"]["video"]["id"], "url": s["output"]["video"].get("url")}
               for s in view["steps"] if (s.get("output") or {}).get("video")]
     return {"id": workflow_id, "json": view, "timeline": engine.timeline(token, workflow_id),
+            "dependsOn": engine.dependencies(token, workflow_id),
             "request": created and {"seq": created["seq"], "method": created["method"], "path": created["path"],
                                     "query": created["query"], "body": created["body"]},
             "videos": videos, "attempts": [a for a in inbox if a["workflowId"] == workflow_id]}

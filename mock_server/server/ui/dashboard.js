@@ -99,6 +99,8 @@ function drawWorkflow(detail) {
   const badge = document.getElementById("workflow-status");
   badge.textContent = detail.json.status;
   badge.className = `status ${detail.json.status}`;
+  const waits = Object.entries(detail.dependsOn || {}).map(([step, on]) => `${step} waits on ${on.join(", ")}`);
+  document.getElementById("depends").textContent = waits.length ? `Steps: ${waits.join("; ")}` : "";
   fill("timeline", detail.timeline.map((e) => row([
     time(e.at), e.scope, e.step || "", status(e.status),
     [e.progress !== undefined ? `progress ${e.progress}` : "", e.reason || ""].join(" ").trim()])));
