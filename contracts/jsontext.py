@@ -55,7 +55,8 @@ def loads(raw: bytes | str) -> Any:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise JsonTextError("The body is not valid UTF-8 JSON.") from None
-    if text_depth(text) > MAX_JSON_DEPTH:
+    openers = text.count("{") + text.count("[")  # fewer openers than the limit cannot nest past it
+    if openers > MAX_JSON_DEPTH and text_depth(text) > MAX_JSON_DEPTH:
         raise JsonTextError(too_deep)
     try:
         return json.loads(text)

@@ -54,6 +54,20 @@ def is_reference(value: Any) -> bool:
     return isinstance(value, dict) and REF_KEY in value
 
 
+def has_reference(value: Any) -> bool:
+    """True when ``value`` holds a reference object anywhere (a cheap check before locating them)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if REF_KEY in item:
+                return True
+            stack.extend(child for child in item.values() if isinstance(child, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(child for child in item if isinstance(child, (dict, list)))
+    return False
+
+
 def find(value: Any, loc: Loc = ()) -> list[tuple[Loc, Any]]:
     """Every reference object in ``value`` (objects and arrays, any depth) with its location."""
     if is_reference(value):

@@ -102,18 +102,25 @@ class Timeline:
         return cls(**raw)
 
 
+def _kling_and_transport() -> dict[str, st.SearchStrategy]:
+    """Strategies for the fields every timeline draws: the Kling step's runtime, the transport's troubles, a seed."""
+    return {
+        "runtime": st.integers(min_value=10, max_value=900),
+        "submit_throttles": st.lists(st.sampled_from(THROTTLE_STATUSES), max_size=MAX_BURST).map(tuple),
+        "retry_after": st.integers(min_value=1, max_value=30),
+        "poll_errors": st.integers(min_value=0, max_value=MAX_BURST),
+        "expired_urls": st.integers(min_value=0, max_value=MAX_EXPIRED_URLS),
+        "duplicate_webhooks": st.integers(min_value=0, max_value=MAX_BURST),
+        "seed": st.integers(min_value=0, max_value=2**16),
+    }
+
+
 def timelines(endings: tuple[str, ...] = tuple(ENDINGS)) -> st.SearchStrategy[Timeline]:
     """Every contract-allowed timeline; shrinks toward ``Timeline()``: succeeded, 10 s, no faults, fresh URLs."""
     return st.builds(
         Timeline,
         ending=st.sampled_from(endings),
-        runtime=st.integers(min_value=10, max_value=900),
-        submit_throttles=st.lists(st.sampled_from(THROTTLE_STATUSES), max_size=MAX_BURST).map(tuple),
-        retry_after=st.integers(min_value=1, max_value=30),
-        poll_errors=st.integers(min_value=0, max_value=MAX_BURST),
-        expired_urls=st.integers(min_value=0, max_value=MAX_EXPIRED_URLS),
-        duplicate_webhooks=st.integers(min_value=0, max_value=MAX_BURST),
-        seed=st.integers(min_value=0, max_value=2**16),
+        **_kling_and_transport(),
     )
 
 
@@ -166,11 +173,5 @@ def pipeline_timelines(endings: tuple[str, ...] = tuple(ENDINGS),
         upstream=st.one_of(st.sampled_from(upstream[:1]), st.sampled_from(upstream)),  # about half succeed
         upstream_runtime=st.integers(min_value=5, max_value=MAX_UPSTREAM_RUNTIME),
         ending=st.sampled_from(endings),
-        runtime=st.integers(min_value=10, max_value=900),
-        submit_throttles=st.lists(st.sampled_from(THROTTLE_STATUSES), max_size=MAX_BURST).map(tuple),
-        retry_after=st.integers(min_value=1, max_value=30),
-        poll_errors=st.integers(min_value=0, max_value=MAX_BURST),
-        expired_urls=st.integers(min_value=0, max_value=MAX_EXPIRED_URLS),
-        duplicate_webhooks=st.integers(min_value=0, max_value=MAX_BURST),
-        seed=st.integers(min_value=0, max_value=2**16),
+        **_kling_and_transport(),
     )

@@ -121,20 +121,24 @@ def errors_of(model: type[BaseModel], exc: ValidationError, prefix: str) -> Erro
     return errors
 
 
-def validate_video_input(raw: Any, prefix: str = "") -> kling.VideoInput:
-    """Validate one videoGen input for its engine; raise ContractViolation with paths under ``prefix``."""
-    at = (lambda name: join_path(prefix, (name,)))
+def _input_model(raw: Any, prefix: str, models: dict[str, Any], engines: Any, kind: str) -> Any:
+    """The input model for ``raw``'s engine; ContractViolation when it is no object or names no engine we know."""
     if not isinstance(raw, dict):
         raise ContractViolation({prefix or "$": ["input must be an object"]})
     engine = raw.get("engine")
+    at = join_path(prefix, ("engine",))
     if engine is None:
-        raise ContractViolation({at("engine"): [kling.MSG_REQUIRED.format(field="engine")]})
-    model = kling.INPUT_MODELS.get(engine) if isinstance(engine, str) else None
+        raise ContractViolation({at: [kling.MSG_REQUIRED.format(field="engine")]})
+    model = models.get(engine) if isinstance(engine, str) else None
     if model is None:
-        supported = ", ".join(kling.ENGINES)
-        raise ContractViolation(
-            {at("engine"): [f"engine '{engine}' is not supported by this fake; supported engines: {supported}"]}
-        )
+        raise ContractViolation({at: [f"engine '{engine}' is not supported by this fake{kind}; "
+                                      f"supported engines: {', '.join(engines)}"]})
+    return model
+
+
+def validate_video_input(raw: Any, prefix: str = "") -> kling.VideoInput:
+    """Validate one videoGen input for its engine; raise ContractViolation with paths under ``prefix``."""
+    model = _input_model(raw, prefix, kling.INPUT_MODELS, kling.ENGINES, "")
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
@@ -143,7 +147,8 @@ def validate_video_input(raw: Any, prefix: str = "") -> kling.VideoInput:
         missing = kling.missing_for_operation(parsed)
         if missing:
             raise ContractViolation({
-                at(name): [kling.MSG_REQUIRED_FOR_OPERATION.format(field=name, operation=parsed.operation)]
+                join_path(prefix, (name,)): [kling.MSG_REQUIRED_FOR_OPERATION.format(field=name,
+                                                                                      operation=parsed.operation)]
                 for name in missing
             })
     return parsed  # type: ignore[return-value]
@@ -151,17 +156,7 @@ def validate_video_input(raw: Any, prefix: str = "") -> kling.VideoInput:
 
 def validate_image_input(raw: Any, prefix: str = "") -> image.ImageInput:
     """Validate one imageGen input for its engine; raise ContractViolation with paths under ``prefix``."""
-    at = (lambda name: join_path(prefix, (name,)))
-    if not isinstance(raw, dict):
-        raise ContractViolation({prefix or "$": ["input must be an object"]})
-    engine = raw.get("engine")
-    if engine is None:
-        raise ContractViolation({at("engine"): [kling.MSG_REQUIRED.format(field="engine")]})
-    model = image.IMAGE_INPUT_MODELS.get(engine) if isinstance(engine, str) else None
-    if model is None:
-        supported = ", ".join(image.IMAGE_ENGINES)
-        raise ContractViolation({at("engine"): [
-            f"engine '{engine}' is not supported by this fake for imageGen; supported engines: {supported}"]})
+    model = _input_model(raw, prefix, image.IMAGE_INPUT_MODELS, image.IMAGE_ENGINES, " for imageGen")
     try:
         return model.model_validate(raw)  # type: ignore[return-value]
     except ValidationError as exc:
@@ -289,8 +284,12 @@ def _validate_step(raw: Any, prefix: str, errors: Errors, arguments: dict[str, A
     index, names, kinds = where
     at = f"{prefix}.input"
     problems: Errors = {}
-    step_input = refs.with_arguments(raw.get("input"), arguments, at, problems)
-    found = refs.step_references(step_input, at, index, names, kinds, problems) if isinstance(step_input, dict) else []
+    step_input = raw.get("input")
+    found: list[tuple[Reference, int]] = []
+    if refs.has_reference(step_input):  # most inputs hold none: skip rebuilding them
+        step_input = refs.with_arguments(step_input, arguments, at, problems)
+        if isinstance(step_input, dict):
+            found = refs.step_references(step_input, at, index, names, kinds, problems)
     edges[index] = found
     if problems:
         errors.update(problems)

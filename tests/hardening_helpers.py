@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -290,3 +291,42 @@ def describe(response: httpx.Response) -> str:
     """Short description of a response for assertion messages."""
     return f"{response.request.method} {response.request.url} -> {response.status_code} " \
            f"{response.headers.get('content-type')} {response.text[:300]!r}"
+
+
+JSON = {"content-type": "application/json"}
+#: The control token used by tests that set one. The issue does not name the header a control
+#: request carries it in: we send it as ``Authorization: Bearer <token>`` (the obvious choice) and
+#: also as ``X-Control-Token`` so that either implementation passes.
+CONTROL = "ctl-hardening-7f3a9c1e5b"
+
+
+def control_headers(token: str = CONTROL) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "X-Control-Token": token}
+
+
+def call(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """A request through the in-process client; an exception raised by the app is a 500 over HTTP."""
+    try:
+        return client.request(method, url, **kwargs)
+    except httpx.HTTPError:
+        raise
+    except Exception as exc:  # the in-process transport re-raises what the app's 500 handler saw
+        pytest.fail(f"{method} {url}: the fake crashed with {type(exc).__name__}: {str(exc)[:200]} "
+                    f"(a 500 over HTTP)")
+
+
+def balances(client: httpx.Client, token: str) -> dict[str, int]:
+    """A tenant's Buzz balances through the control API."""
+    r = call(client, "GET", f"/_mock/accounts/{token}")
+    assert r.status_code == 200, describe(r)
+    return r.json()
+
+
+def assert_4xx_problem(r: httpx.Response) -> None:
+    assert r.status_code != 500, f"500 where a 4xx problem+json belongs: {describe(r)}"
+    assert is_problem(r), f"expected a 4xx application/problem+json: {describe(r)}"
+
+
+def one_clear_line(stderr: str) -> list[str]:
+    """The non-empty lines of stderr (a clear refusal is exactly one, with no traceback)."""
+    return [line for line in stderr.splitlines() if line.strip()]

@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-
 from typing import Any
 
 import httpx

@@ -43,6 +43,19 @@ def submit(mock: CivitaiMock, runtime: int = 5, **query: Any) -> str:
     return str(response.json()["id"])
 
 
+async def no_content(scope: Any, receive: Any, send: Any) -> None:
+    """A webhook receiver that accepts everything with 204."""
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def submit_with_webhooks(mock: CivitaiMock) -> str:
+    """Submit a kling-v3 workflow whose workflow events go to a local receiver; its id."""
+    mock.webhooks.route("https://hooks.example.com/", no_content)
+    callbacks = [{"url": "https://hooks.example.com/h", "type": ["workflow:*"]}]
+    return mock.client.post(SUBMIT, params={"wait": 0}, json=body(V3, callbacks=callbacks)).json()["id"]
+
+
 def finished(mock: CivitaiMock) -> tuple[str, dict[str, Any]]:
     """A succeeded workflow read once after a correct wait; returns its id and video."""
     workflow_id = submit(mock)
@@ -158,13 +171,7 @@ def test_held_reads_and_a_read_after_changing_the_workflow_are_not_polls(civitai
 
 
 def test_a_read_answering_a_new_webhook_event_is_not_a_poll(civitai_mock: CivitaiMock) -> None:
-    async def receiver(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    civitai_mock.webhooks.route("https://hooks.example.com/", receiver)
-    callbacks = [{"url": "https://hooks.example.com/h", "type": ["workflow:*"]}]
-    workflow_id = civitai_mock.client.post(SUBMIT, params={"wait": 0}, json=body(V3, callbacks=callbacks)).json()["id"]
+    workflow_id = submit_with_webhooks(civitai_mock)
     for _ in range(9):  # the first event arrives within seconds: a read now is < 10 s after the submit
         civitai_mock.advance(1)
         if civitai_mock.webhooks.deliveries():
@@ -333,13 +340,7 @@ def test_reports_group_repeats_and_have_a_json_form(civitai_mock: CivitaiMock) -
 
 
 def test_a_log_and_an_inbox_filtered_to_one_tenant_are_judged_together(civitai_mock: CivitaiMock) -> None:
-    async def receiver(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    civitai_mock.webhooks.route("https://hooks.example.com/", receiver)
-    callbacks = [{"url": "https://hooks.example.com/h", "type": ["workflow:*"]}]
-    workflow_id = civitai_mock.client.post(SUBMIT, params={"wait": 0}, json=body(V3, callbacks=callbacks)).json()["id"]
+    workflow_id = submit_with_webhooks(civitai_mock)
     civitai_mock.advance(5)
     civitai_mock.client.get(f"{SUBMIT}/{workflow_id}")  # answers the webhook: no poll
     log = [{**e.to_json(), "tenant": "test…oken"} for e in civitai_mock.requests]  # as /_mock/requests masks it

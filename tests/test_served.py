@@ -7,7 +7,6 @@ import re
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest

@@ -279,7 +279,7 @@ def transitions(plans: list[StepPlan], created: float, canceled_at: float | None
         current[event.step] = event.status
         if event.status in PROGRESSION:
             furthest[event.step] = event.status
-        rolled = roll_up(current, furthest)
+        rolled = event.status if len(plans) == 1 else roll_up(current, furthest)  # one step: the workflow is it
         if rolled != workflow_status:
             workflow_status = rolled
             events.append(Transition(event.at, "workflow", -1, rolled))

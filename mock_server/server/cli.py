@@ -44,12 +44,16 @@ def port_number(text: str) -> int:
     return port
 
 
-def speed_factor(text: str) -> float:
-    """A speed factor: positive, or 0 for a clock that moves only when advanced."""
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+
+
+def speed_factor(text: str) -> float:
+    """A speed factor: positive, or 0 for a clock that moves only when advanced."""
+    value = _number(text)
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError("must be 0 (virtual clock) or a positive number")
     return value
@@ -57,10 +61,7 @@ def speed_factor(text: str) -> float:
 
 def positive(text: str) -> float:
     """A positive number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    value = _number(text)
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError("must be a positive number")
     return value
