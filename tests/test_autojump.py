@@ -35,7 +35,7 @@ def test_a_hard_coded_ten_second_poll_loop_finishes_a_kling_v3_job_in_well_under
     wall = time.perf_counter() - started
     assert workflow["status"] == "succeeded" and polls >= 12  # Kling V3 Standard 5 s: 2–5 minutes of clock time
     assert civitai_mock.clock.now() - clock_before == 10 * polls
-    assert wall < 1.0
+    assert wall < 5, f"{wall:.1f} s of wall time: at least one 10 s sleep really happened"  # ~0.01 s here
     civitai_mock.assert_client_conforms()
 
 
@@ -51,7 +51,7 @@ def test_asyncio_sleep_in_a_loop_run_inside_the_block_advances_the_clock(civitai
     started = time.perf_counter()
     with civitai_mock.autojump():
         assert asyncio.run(main()) == "succeeded"
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 15, "a 30 s asyncio.sleep really happened"  # ~0.01 s here
 
 
 def test_sleeps_are_real_again_after_the_block_even_when_it_raises(civitai_mock: CivitaiMock) -> None:

@@ -53,7 +53,7 @@ def test_a_five_minute_job_completes_under_virtual_time_in_milliseconds() -> Non
     workflow_id = e.submit("t", body("[mock:runtime=300] a fox"))
     started = time.perf_counter()
     clock.advance(400)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 10, "advancing the virtual clock waited in real time"  # bench: ~0.1 ms
     view = e.view("t", workflow_id)
     assert view["status"] == "succeeded"
     assert view["steps"][0]["output"]["video"]["duration"] == 5.0
