@@ -187,6 +187,18 @@ def test_expire_next_and_duplicate_next_can_target_one_tenant() -> None:
         url_b = b.get(f"{SUBMIT}/{ids['b']}").json()["steps"][0]["output"]["video"]["url"]
         url_a = a.get(f"{SUBMIT}/{ids['a']}").json()["steps"][0]["output"]["video"]["url"]
         assert httpx.get(url_b).status_code == 200 and httpx.get(url_a).status_code == 403
+    with Receiver() as receiver, Served("--clock", "virtual") as fake, \
+            fake.client("suite-a") as a, fake.client("suite-b") as b:
+        answer = fake.control("POST", "/_mock/webhooks/duplicate-next", json={"count": 5, "token": "suite-a"})
+        assert answer.status_code == 200, answer.text
+        hooks = [{"url": receiver.url, "type": ["workflow:succeeded"]}]
+        ids = {http.post(SUBMIT, json=video_body("[mock:runtime=30] x", hooks)).json()["id"]: name
+               for name, http in (("a", a), ("b", b))}
+        fake.control("POST", "/_mock/clock/advance", json={"seconds": 600})
+        wait_until(lambda: len(receiver.snapshot()) >= 3, 10, "the webhooks")
+        time.sleep(0.2)  # a stray extra delivery would arrive by now
+        delivered = sorted(ids[event["workflowId"]] for event in receiver.snapshot())
+        assert delivered == ["a", "a", "b"]  # only suite-a's event is delivered twice
 
 
 def test_linting_a_token_that_sent_nothing_does_not_pass() -> None:

@@ -167,3 +167,28 @@ def query_date(request: Request, name: str) -> datetime | None:
 def query_list(request: Request, name: str) -> list[str]:
     """A repeated query parameter (``tags=a&tags=b``)."""
     return [v for v in request.query_params.getlist(name) if v]
+
+
+# --- control bodies (/_mock) --------------------------------------------------------------
+
+def json_object(body: Any) -> dict[str, Any]:
+    """The body as a JSON object; 400 otherwise."""
+    if not isinstance(body, dict):
+        raise ContractViolation({"$": ["A JSON object is required."]})
+    return body
+
+
+def count_of(body: Any) -> int:
+    """``{"count": n}``: a non-negative integer; 400 otherwise."""
+    count = json_object(body).get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ContractViolation({"count": ["count must be a non-negative integer"]})
+    return count
+
+
+def token_of(body: dict[str, Any]) -> str | None:
+    """The optional ``token`` of a control body: one tenant, or (absent) everyone; 400 when not a string."""
+    token = body.get("token")
+    if token is not None and (not isinstance(token, str) or not token):
+        raise ContractViolation({"token": ["token must be a tenant's bearer token (omit it for every tenant)"]})
+    return token

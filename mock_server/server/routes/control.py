@@ -18,28 +18,13 @@ from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.engine.faults import Fault, FaultError
 from civitai_mock.mock_server.engine.requestlog import masked
 from civitai_mock.mock_server.engine.views import iso
-from civitai_mock.mock_server.server.http_io import JSONResponse, fake_of, json_body
+from civitai_mock.mock_server.server.http_io import JSONResponse, count_of, fake_of, json_body, json_object, token_of
 from civitai_mock.mock_server.server.openapi_control import index as control_index
 from civitai_mock.mock_server.server.routes import resource
 from civitai_mock.mock_server.server.scenarios import apply_scenario, parse_rate_limit
 
 #: The longest single jump of the clock (a year): enough for any test, small enough to stay a date.
 MAX_ADVANCE_SECONDS = 366 * 86400
-
-
-def json_object(body: Any) -> dict[str, Any]:
-    """The body as a JSON object; 400 otherwise."""
-    if not isinstance(body, dict):
-        raise ContractViolation({"$": ["A JSON object is required."]})
-    return body
-
-
-def count_of(body: Any) -> int:
-    """``{"count": n}``: a non-negative integer; 400 otherwise."""
-    count = json_object(body).get("count")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ContractViolation({"count": ["count must be a non-negative integer"]})
-    return count
 
 
 async def _queued_items(request: Request, key: str, build: Callable[[dict[str, Any]], Any],
@@ -145,14 +130,6 @@ async def rate_limit(request: Request) -> Response:
         raise ContractViolation({"$": [str(exc)]}) from None
     fake_of(request).engine.faults.limit(token, rate)
     return JSONResponse({"token": token, "limit": rate.limit, "window": rate.window})
-
-
-def token_of(body: dict[str, Any]) -> str | None:
-    """The optional ``token`` of a control body: one tenant, or (absent) everyone; 400 when not a string."""
-    token = body.get("token")
-    if token is not None and (not isinstance(token, str) or not token):
-        raise ContractViolation({"token": ["token must be a tenant's bearer token (omit it for every tenant)"]})
-    return token
 
 
 async def expire_next_urls(request: Request) -> Response:

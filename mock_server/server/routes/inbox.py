@@ -5,9 +5,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.engine.requestlog import masked
-from civitai_mock.mock_server.server.http_io import JSONResponse, fake_of, json_body, query_bool
+from civitai_mock.mock_server.server.http_io import (
+    JSONResponse,
+    count_of,
+    fake_of,
+    json_body,
+    json_object,
+    query_bool,
+    token_of,
+)
 from civitai_mock.mock_server.server.routes import resource
 
 
@@ -25,13 +32,11 @@ async def webhooks(request: Request) -> Response:
 
 
 async def duplicate_next(request: Request) -> Response:
-    """Each of the next ``count`` acknowledged events is delivered a second time (as a retried delivery may)."""
-    body = await json_body(request)
-    count = body.get("count") if isinstance(body, dict) else None
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ContractViolation({"count": ["Send {\"count\": n} with a non-negative integer n"]})
-    fake_of(request).engine.webhooks.duplicate_next(count)
-    return JSONResponse({"duplicateNext": count})
+    """Each of the next ``count`` acknowledged events of ``token`` (or anyone's) is delivered a second time."""
+    body = json_object(await json_body(request))
+    count, token = count_of(body), token_of(body)
+    fake_of(request).engine.webhooks.duplicate_next(count, token)
+    return JSONResponse({"duplicateNext": count, "token": masked(token)})
 
 
 routes = [
