@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from civitai_mock.contracts.paths import BLOBS, SIGNATURE_PARAM
+from civitai_mock.mock_server.engine.countdown import Countdowns
 
 #: Default lifetime of a signed blob URL, seconds (the guide: URLs "403 after a few minutes").
 DEFAULT_URL_TTL = 600.0
@@ -36,22 +37,15 @@ class BlobSigner:
         self._secret = secret
         self.ttl = ttl
         self.scale = scale
-        self._expire_next: dict[str | None, int] = {}
+        self._expire_next = Countdowns()
 
     def expire_next(self, count: int, tenant: str | None = None) -> None:
         """Make the next ``count`` signed URLs (of ``tenant``, or anyone's) expire the moment they are issued."""
-        self._expire_next[tenant] = max(0, count)
+        self._expire_next.set(count, tenant)
 
     def clear(self) -> None:
         """Forget every pending expiry."""
         self._expire_next.clear()
-
-    def _expires_at_once(self, tenant: str) -> bool:
-        for key in (tenant, None):
-            if self._expire_next.get(key, 0) > 0:
-                self._expire_next[key] -= 1
-                return True
-        return False
 
     def _signature(self, blob_id: str, exp: str, tenant: str) -> str:
         message = f"{blob_id}\n{exp}\n{tenant}".encode()
@@ -63,7 +57,7 @@ class BlobSigner:
         ``quiet``: a URL the fake uses itself (a step reference resolving), never one of ``expire_next``'s.
         """
         expires = int(now + max(1.0, self.ttl * self.scale))
-        if not quiet and self._expires_at_once(tenant):
+        if not quiet and self._expire_next.take(tenant):
             expires = int(now)
         key = tenant_key(tenant)
         exp = _stamp(expires)

@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from civitai_mock.mock_server.engine.countdown import Countdowns
 from civitai_mock.mock_server.engine.lifecycle import Transition
 from civitai_mock.mock_server.engine.records import WorkflowRecord
 from civitai_mock.mock_server.engine.state import StateLock
@@ -90,7 +91,7 @@ class WebhookBook:
         self._in_flight: set[Key] = set()
         self._inbox: deque[dict[str, Any]] = deque(maxlen=MAX_INBOX)
         self._routes: list[tuple[str, Any]] = []
-        self._duplicates: dict[str | None, int] = {}
+        self._duplicates = Countdowns()
         self._rows = 0
         self.generation = 0
         for row, data in store.pending_deliveries():  # resume, in order, after a restart
@@ -126,14 +127,7 @@ class WebhookBook:
     def duplicate_next(self, count: int, tenant: str | None = None) -> None:
         """Deliver each of the next ``count`` acknowledged events (of ``tenant``, or anyone's) a second time."""
         with self._state.changing():
-            self._duplicates[tenant] = max(0, count)
-
-    def _takes_duplicate(self, tenant: str) -> bool:
-        for key in (tenant, None):
-            if self._duplicates.get(key, 0) > 0:
-                self._duplicates[key] -= 1
-                return True
-        return False
+            self._duplicates.set(count, tenant)
 
     # --- what the sender asks --------------------------------------------------------------
 
@@ -174,7 +168,7 @@ class WebhookBook:
             queue = self._queues.get(key)
             if queue is None or not queue or queue[0] is not delivery:
                 return
-            if attempt.delivered and delivery.repeat == 0 and self._takes_duplicate(delivery.tenant):
+            if attempt.delivered and delivery.repeat == 0 and self._duplicates.take(delivery.tenant):
                 delivery.repeat = 1
                 return
             if attempt.delivered or gave_up:
@@ -227,4 +221,4 @@ class WebhookBook:
             self._queues.clear()
             self._in_flight.clear()
             self._routes = []
-            self._duplicates = {}
+            self._duplicates.clear()
