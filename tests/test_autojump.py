@@ -80,3 +80,29 @@ def test_other_threads_and_captured_functions_sleep_for_real(civitai_mock: Civit
 def test_autojump_needs_the_virtual_clock() -> None:
     with civitai_fake(speed=60) as mock, pytest.raises(RuntimeError, match="virtual clock"), mock.autojump():
         pass
+
+
+def test_blocks_on_two_threads_that_end_out_of_order_leave_the_real_sleeps_behind() -> None:
+    real_sleep, real_async_sleep = time.sleep, asyncio.sleep
+    a_entered, b_entered, a_left = threading.Event(), threading.Event(), threading.Event()
+    advanced: dict[str, float] = {}
+
+    def run(name: str, mock: CivitaiMock, entered: threading.Event, then: Any) -> None:
+        with mock.autojump():
+            entered.set()
+            then()
+            before = mock.clock.now()
+            time.sleep(30)  # each thread's sleep advances its own fake, whatever the other does
+            advanced[name] = mock.clock.now() - before
+
+    with civitai_fake() as first, civitai_fake() as second:
+        a = threading.Thread(target=run, args=("a", first, a_entered, lambda: b_entered.wait(5)))
+        b = threading.Thread(target=run, args=("b", second, b_entered, lambda: a_left.wait(5)))
+        a.start()
+        a_entered.wait(5)
+        b.start()
+        a.join(5)
+        a_left.set()  # b leaves its block only after a left its own: the blocks overlap, not nest
+        b.join(5)
+    assert advanced == {"a": 30, "b": 30}
+    assert time.sleep is real_sleep and asyncio.sleep is real_async_sleep

@@ -33,33 +33,55 @@ from civitai_mock.mock_server.clock import VirtualClock
 if TYPE_CHECKING:
     from civitai_mock.kit.handle import CivitaiMock
 
-_patch_lock = threading.Lock()
+#: Which fake each thread's sleeps advance, while at least one block is open (innermost last).
+_jumping: dict[int, list[CivitaiMock]] = {}
+#: The functions to restore once the last block on any thread closes.
+_originals: tuple[Any, Any] | None = None
+_lock = threading.Lock()
+#: What a sleep captured inside a block (``from time import sleep``) falls back to once every block closed.
+_AT_IMPORT = (time.sleep, asyncio.sleep)
+
+
+def _mock_of_this_thread() -> CivitaiMock | None:
+    mocks = _jumping.get(threading.get_ident())
+    return mocks[-1] if mocks else None
+
+
+def _sleep(seconds: float) -> None:
+    mock = _mock_of_this_thread()
+    if mock is None or seconds <= 0:
+        return (_originals or _AT_IMPORT)[0](seconds)
+    mock.advance(seconds)
+    return None
+
+
+async def _async_sleep(delay: float, result: Any = None) -> Any:
+    mock = _mock_of_this_thread()
+    if mock is not None and delay > 0:
+        mock.advance(delay)
+        delay = 0
+    return await (_originals or _AT_IMPORT)[1](delay, result)
 
 
 @contextlib.contextmanager
 def autojump(mock: CivitaiMock) -> Iterator[None]:
     """Patch ``time.sleep`` / ``asyncio.sleep`` so this thread's sleeps advance ``mock``'s virtual clock."""
+    global _originals
     if not isinstance(mock.clock, VirtualClock):
         raise RuntimeError("autojump needs the fake's virtual clock (a fake built with speed=… runs on real time)")
     owner = threading.get_ident()
-    real_sleep, real_async_sleep = time.sleep, asyncio.sleep
-
-    def sleep(seconds: float) -> None:
-        if threading.get_ident() != owner or seconds <= 0:
-            return real_sleep(seconds)
-        mock.advance(seconds)
-        return None
-
-    async def async_sleep(delay: float, result: Any = None) -> Any:
-        if threading.get_ident() != owner or delay <= 0:
-            return await real_async_sleep(delay, result)
-        mock.advance(delay)
-        return await real_async_sleep(0, result)
-
-    with _patch_lock:
-        time.sleep, asyncio.sleep = sleep, async_sleep  # type: ignore[assignment]
+    with _lock:  # blocks on several threads may open and close in any order: patch once, restore once
+        if not _jumping:
+            _originals = (time.sleep, asyncio.sleep)
+            time.sleep, asyncio.sleep = _sleep, _async_sleep  # type: ignore[assignment]
+        _jumping.setdefault(owner, []).append(mock)
     try:
         yield
     finally:
-        with _patch_lock:
-            time.sleep, asyncio.sleep = real_sleep, real_async_sleep  # type: ignore[assignment]
+        with _lock:
+            _jumping[owner].pop()
+            if not _jumping[owner]:
+                del _jumping[owner]
+            if not _jumping and _originals is not None:
+                time.sleep, asyncio.sleep = _originals  # type: ignore[assignment]
+                _originals = None
