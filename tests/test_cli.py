@@ -149,3 +149,26 @@ def test_a_client_offering_an_h2c_upgrade_keeps_its_body(served: Any) -> None:
         sock.sendall(request)
         answer = sock.recv(65536).decode("latin-1")
     assert answer.startswith("HTTP/1.1 202"), answer[:300]
+
+
+def test_lint_judges_tenants_whose_masked_names_collide_apart(capsys: pytest.CaptureFixture[str]) -> None:
+    """alice1 and alice2 both mask to "a…": the command must agree with GET /_mock/lint that each conforms."""
+    from civitai_mock import civitai_fake
+    from civitai_mock.kit.live import LiveServer
+    from civitai_mock.mock_server.server import cli
+
+    with civitai_fake() as mock:
+        server = LiveServer(mock).start()
+        try:
+            for token in ("alice1", "alice2"):  # the same 404 once each: no tenant resent anything
+                httpx.get(f"{server.url}{SUBMIT}/no-such-workflow", headers={"Authorization": f"Bearer {token}"})
+            served = httpx.get(f"{server.url}/_mock/lint").json()
+            code = cli.main(["lint", "--base-url", server.url])
+            text = capsys.readouterr().out
+            json_code = cli.main(["lint", "--base-url", server.url, "--json"])
+            report = capsys.readouterr().out
+        finally:
+            server.stop()
+    assert served["conforms"] is True
+    assert code == 0 and "no-retry-after-4xx" not in text, text
+    assert json_code == 0 and '"conforms": true' in report

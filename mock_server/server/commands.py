@@ -9,10 +9,8 @@ from typing import Any
 
 import httpx
 
-from civitai_mock.contracts import rules
 from civitai_mock.contracts.drift import table
 from civitai_mock.contracts.drift import verify as run_probes
-from civitai_mock.mock_server.engine.requestlog import masked
 from civitai_mock.mock_server.server.cli import UsageProblem
 
 
@@ -45,31 +43,34 @@ def verify(args: argparse.Namespace) -> int:
     return 1 if any(r.drift for r in results) else 0
 
 
-def _items(http: httpx.Client, path: str, params: dict[str, str], base_url: str) -> list[dict[str, Any]]:
-    response = http.get(path, params=params)
-    if response.status_code == 401:
-        raise UsageProblem(f"{base_url} needs its control token for {path}: pass --control-token")
-    if response.status_code != 200:
-        raise UsageProblem(f"{base_url}{path} answered {response.status_code}; is it a civitai-mock?")
-    return response.json()["items"]
+def _problem_text(response: httpx.Response) -> str:
+    """The messages of a problem+json answer (its ``errors``, else its ``detail``), on one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200]
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, dict) and errors:
+        return "; ".join(str(message) for messages in errors.values() for message in messages)
+    return str(body.get("detail") or body.get("title") or "") if isinstance(body, dict) else ""
 
 
 def lint(args: argparse.Namespace) -> int:
-    """Fetch a running fake's logs and print the linter's report (grouped; JSON with ``--json``)."""
-    params = {"token": args.token} if args.token else {}
+    """Print a running fake's ``GET /_mock/lint`` report (grouped; JSON with ``--json``); 1 unless it conforms."""
+    params: dict[str, Any] = {"ignore": list(args.ignore), "strict": str(bool(args.strict)).lower(),
+                              "every": str(bool(args.json)).lower()}
+    if args.token:
+        params["token"] = args.token
     headers = {"X-Control-Token": args.control_token} if args.control_token else {}
-    try:
-        ignore = rules.check_rule_ids(rule.strip() for value in args.ignore for rule in value.split(",")
-                                      if rule.strip())
-    except ValueError as exc:
-        raise UsageProblem(str(exc)) from None
     with httpx.Client(base_url=args.base_url, headers=headers, timeout=30) as http:
         _reachable(http, args.base_url)
-        log = _items(http, "/_mock/requests", params, args.base_url)
-        inbox = _items(http, "/_mock/webhooks", params, args.base_url)
-    if args.token and not log:
-        raise UsageProblem(f"no request from token {masked(args.token)} was logged by {args.base_url}: "
-                           "nothing to judge (is the token right?)")
-    violations = rules.lint(log, inbox, ignore=ignore, by_tenant=not args.token)
-    print(json.dumps(rules.report_json(violations, every=True), indent=2) if args.json else rules.report(violations))
-    return 1 if rules.failing(violations, strict=args.strict) else 0
+        response = http.get("/_mock/lint", params=params)
+    if response.status_code == 401:
+        raise UsageProblem(f"{args.base_url} needs its control token for /_mock/lint: pass --control-token")
+    if response.status_code == 400:
+        raise UsageProblem(_problem_text(response))
+    if response.status_code != 200:
+        raise UsageProblem(f"{args.base_url}/_mock/lint answered {response.status_code}; is it a civitai-mock?")
+    report = response.json()
+    print(json.dumps(report, indent=2) if args.json else report["text"])
+    return 0 if report["conforms"] else 1
