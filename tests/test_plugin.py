@@ -157,3 +157,10 @@ def test_hypothesis_gets_a_fresh_isolated_fake_per_example(extra: int) -> None:
         for _ in range(extra):
             mock.client.post("/v2/consumer/workflows", json=BODY)
         assert len(mock.client.get("/v2/consumer/workflows").json()["items"]) == extra
+
+
+@pytest.mark.civitai_mock(speed=60, balances={"blue": 0, "green": 0, "yellow": 0}, token="fast-and-broke")
+def test_a_marker_with_speed_builds_its_own_fake_with_the_balances_and_token_it_names(civitai_mock: Any) -> None:
+    r = civitai_mock.client.post("/v2/consumer/workflows", json=BODY)
+    assert r.status_code == 403 and "Insufficient Buzz" in r.json()
+    assert civitai_mock.requests[-1].tenant == "fast-and-broke"

@@ -75,11 +75,8 @@ def civitai_mock(request: pytest.FixtureRequest, civitai_mock_session: "CivitaiM
 
     options = _options(request)
     if options.get("speed") is not None:
-        with civitai_fake(**{k: v for k, v in options.items() if k not in ("balances", "lint_ignore")}) as mock:
+        with civitai_fake(**{k: v for k, v in options.items() if k != "lint_ignore"}) as mock:
             mock.lint_ignore = options.get("lint_ignore", ())
-            if options.get("balances"):
-                mock.configure(balances=options["balances"])
-                mock.reset()
             mock.fake.start()
             yield mock
         return
