@@ -18,15 +18,16 @@ class WorkflowReads(EngineCore):
     """GetWorkflow, QueryWorkflows, GetWorkflowStep as JSON views."""
 
     def view(self, tenant: str, workflow_id: str, base_url: str | None = None,
-             hide_mature: bool = False, gone_too: bool = False) -> dict[str, Any]:
+             hide_mature: bool = False, gone_too: bool = False, quiet: bool = False) -> dict[str, Any]:
         """The Workflow JSON right now (NotFound for another tenant's workflow too).
 
         ``gone_too`` also finds a finished ephemeral workflow: the answer to its own held submit.
+        ``quiet``: a view no client receives (the dashboard): its URLs never use up ``expire_next``.
         """
         with self.state.changing():
             now = self.now()
             record = self._record(tenant, workflow_id, gone_too)
-            return self.render.workflow(record, now, base_url or self.config.public_url, hide_mature)
+            return self.render.workflow(record, now, base_url or self.config.public_url, hide_mature, quiet)
 
     def fingerprint(self, tenant: str, workflow_id: str) -> tuple[str, ...]:
         """Workflow and step statuses right now (what ``until=change`` watches); () once it is gone."""
@@ -41,8 +42,12 @@ class WorkflowReads(EngineCore):
     def query(self, tenant: str, *, cursor: str | None = None, take: int = 100, tags: list[str] | None = None,
               exclude_tags: list[str] | None = None, ascending: bool = False, from_date: datetime | None = None,
               to_date: datetime | None = None, exclude_failed: bool = False, text: str | None = None,
-              base_url: str | None = None, hide_mature: bool = False) -> tuple[list[dict[str, Any]], str]:
-        """A page of a tenant's workflows (newest first unless ``ascending``) and the next cursor ('' at the end)."""
+              base_url: str | None = None, hide_mature: bool = False,
+              quiet: bool = False) -> tuple[list[dict[str, Any]], str]:
+        """A page of a tenant's workflows (newest first unless ``ascending``) and the next cursor ('' at the end).
+
+        ``quiet``: a page no client receives (the dashboard): its URLs never use up ``expire_next``.
+        """
         with self.state.changing():
             now = self.now()
             start = _decode_cursor(cursor)
@@ -63,7 +68,7 @@ class WorkflowReads(EngineCore):
             filtered = bool(tags or exclude_tags or lo or hi or exclude_failed or text)
             records, next_seq = self.store.page(tenant, start, take, ascending, keep if filtered else None)
             url = base_url or self.config.public_url
-            items = [self.render.workflow(r, now, url, hide_mature) for r in records]
+            items = [self.render.workflow(r, now, url, hide_mature, quiet) for r in records]
             return items, ("" if next_seq is None else str(next_seq))
 
     def dependencies(self, tenant: str, workflow_id: str) -> dict[str, list[str]]:

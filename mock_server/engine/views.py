@@ -153,10 +153,10 @@ class Renderer:
         return _compact(data)
 
     def workflow(self, record: WorkflowRecord, now: float, base_url: str,
-                 hide_mature: bool = False) -> dict[str, Any]:
-        """The whole Workflow at ``now``."""
+                 hide_mature: bool = False, quiet: bool = False) -> dict[str, Any]:
+        """The whole Workflow at ``now`` (``quiet``: for the fake's own pages, never an ``expire_next`` URL)."""
         status = self.workflow_status(record, now)
-        steps = [self.step(record, i, now, base_url, hide_mature) for i in range(len(record.steps))]
+        steps = [self.step(record, i, now, base_url, hide_mature, quiet) for i in range(len(record.steps))]
         starts = [lifecycle.started_at(s.plan, now, record.canceled_at) for s in record.steps]
         ends = [lifecycle.completed_at(s.plan, now, record.canceled_at) for s in record.steps]
         terminal = status in TERMINAL_STATUSES

@@ -67,7 +67,7 @@ def _detail(request: Request, token: str, workflow_id: str, log: list[dict[str, 
             inbox: list[dict[str, Any]]) -> dict[str, Any] | None:
     engine = fake_of(request).engine
     try:
-        view = engine.view(token, workflow_id, base_url(request), gone_too=True)
+        view = engine.view(token, workflow_id, base_url(request), gone_too=True, quiet=True)
     except NotFound:
         return None
     created = next((e for e in log if e["method"] == "POST" and (e.get("seen") or {}).get("id") == workflow_id), None)
@@ -100,7 +100,7 @@ async def state(request: Request) -> Response:
         for entry in violation.requests:
             if "seq" in entry:
                 marks.setdefault(entry["seq"], []).append(violation.rule)
-    views, _ = engine.query(chosen, take=SHOWN, base_url=base_url(request))
+    views, _ = engine.query(chosen, take=SHOWN, base_url=base_url(request), quiet=True)
     workflow_id = request.query_params.get("workflow") or (views[0]["id"] if views else None)
     return JSONResponse({
         "clock": clock, "tenants": tenants, "tenant": tenant_key(chosen),

@@ -63,8 +63,7 @@ async def get_workflow(request: Request) -> Response:
     hide = query_bool(request, "hideMatureContent")
     engine = fake_of(request).engine
     workflow_id = request.path_params["workflowId"]
-    if wait > 0:
-        engine.view(token, workflow_id)  # 404 before holding
+    if wait > 0:  # an unknown (or another tenant's) workflow ends the hold at once, then answers 404 below
         await hold(fake_of(request), token, workflow_id, wait, until)
     view = engine.view(token, workflow_id, base_url(request), hide)
     held_in_vain = wait > 0 and until == "completion" and view["status"] not in TERMINAL_STATUSES

