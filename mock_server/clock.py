@@ -83,6 +83,10 @@ class VirtualClock:
         with self._lock:
             self._now = self.start
 
+    def held(self) -> threading.RLock:
+        """The lock ``advance`` holds while it calls listeners: take it before any lock a listener takes."""
+        return self._lock
+
     def subscribe(self, next_due: Callable[[], float | None], on_tick: Callable[[float], None]) -> None:
         """Register a listener: ``next_due()`` names its next moment, ``on_tick(now)`` handles it."""
         self._next_due.append(next_due)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import heapq
 import os
 import random
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 from civitai_mock.contracts.workflow import FAILED_STATUSES, MATURE_CONTENT_BLOCK, MATURE_CURRENCY
@@ -242,7 +243,8 @@ class EngineCore:
         The request log and the webhook inbox are cleared separately (``requests.clear``,
         ``webhooks.clear_inbox``); a full reset of a fake does all three.
         """
-        with self.state.changing():
+        held = self.clock.held() if isinstance(self.clock, VirtualClock) else nullcontext()
+        with held, self.state.changing():  # the order ``advance`` takes them in: the clock's lock, then the state's
             self.store.clear()
             self.accounts.clear()
             self.outcomes.clear()

@@ -34,6 +34,7 @@ class StateLock:
     The lock is re-entrant, so a component method may call another. Storage writes queued while it
     was held are flushed by ``flush`` once the outermost ``changing()`` of this thread ends: no
     reader ever waits on disk I/O, and a caller returns only after its own changes are durable.
+    A virtual clock's lock (``VirtualClock.held``), when both are needed, is taken before this one.
     """
 
     def __init__(self, flush: Callable[[], None] | None = None):
