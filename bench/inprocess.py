@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import gc
-import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,38 +13,23 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench.common import BODY, lifecycle_once, per_call
 from bench.report import Figure
+from civitai_mock.contracts.paths import WORKFLOWS
 from civitai_mock.kit.handle import CivitaiMock, civitai_fake
+from civitai_mock.kit.live import LiveServer, ThreadServer
 from civitai_mock.kit.transport import SyncASGITransport
 from civitai_mock.mock_server.clock import VirtualClock
 from civitai_mock.mock_server.engine.service import Engine, EngineConfig
 from civitai_mock.mock_server.server.fake import Fake
 
-BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "[mock:runtime=300] a fox"}}]}
-SUBMIT = "/v2/consumer/workflows"
-
-
-def per_call(action: Callable[[], Any], repeat: int) -> float:
-    """Median seconds of ``action`` over ``repeat`` runs."""
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+SUBMIT = WORKFLOWS
 
 
 def lifecycle(repeat: int = 200) -> list[Figure]:
     """Submit → advance → succeeded → fetch MP4, against four requests to a bare app on the same transport."""
     with civitai_fake(balances={"blue": 10**12}) as mock:
-        def one() -> None:
-            workflow = mock.client.post(SUBMIT, params={"wait": 0}, json=BODY).json()
-            mock.advance(400)
-            done = mock.client.get(f"{SUBMIT}/{workflow['id']}").json()
-            assert done["status"] == "succeeded"
-            assert mock.client.get(done["steps"][0]["output"]["video"]["url"]).status_code == 200
-
-        ours = per_call(one, repeat)
+        ours = per_call(lambda: lifecycle_once(mock), repeat)
         engine_only = Engine(VirtualClock(), config=EngineConfig(balances={"blue": 10**12}))
 
         def five_minutes() -> None:
@@ -167,8 +150,8 @@ def plugin(repeat: int = 200) -> list[Figure]:
         mock.client.post(SUBMIT, json=BODY)
     reset = per_call(mock.reset, repeat)
     fresh = per_call(lambda: Fake().stop(), 20)
-    started = per_call(lambda: _start_stop(mock.app), 5)
-    bare = per_call(lambda: _start_stop(Starlette()), 5)
+    started = per_call(lambda: LiveServer(mock).start().stop(), 5)  # what the civitai_mock_server fixture does
+    bare = per_call(lambda: ThreadServer(Starlette(), http="h11").start().stop(), 5)
     mock.close()
     return [
         Figure("per-test reset", reset * 1000, "ms", fresh * 1000, "building a new fake", "<= 5 ms", reset * 1000 <= 5),
@@ -176,20 +159,3 @@ def plugin(repeat: int = 200) -> list[Figure]:
                started <= 0.5),
     ]
 
-
-def _start_stop(app: Any) -> None:
-    """Serve ``app`` with uvicorn in a thread on a free port until it accepts connections, then stop it."""
-    import threading
-
-    import uvicorn
-
-    from civitai_mock.kit.live import free_port
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.002)
-    server.should_exit = True
-    thread.join()

@@ -6,58 +6,31 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import respx
 
+from bench.common import BODY, lifecycle_once, p90, paired_ms
 from bench.report import Figure
 from civitai_mock import civitai_fake, play
+from civitai_mock.contracts.paths import WORKFLOWS
 from civitai_mock.contracts.timelines import Timeline, timelines
+from civitai_mock.kit.handle import DEFAULT_TOKEN, REAL_BASE_URL
 
-BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "[mock:runtime=300] a fox"}}]}
-SUBMIT = "/v2/consumer/workflows"
-BASE = "https://orchestration.civitai.com"
+SUBMIT = WORKFLOWS
 CANNED = {"id": "canned", "status": "succeeded"}
-HEADERS = {"Authorization": "Bearer test-token"}
 VIDEO = {"engine": "kling-v3", "operation": "text-to-video", "prompt": "a lighthouse in a storm", "duration": 5}
-
-
-def samples(action: Callable[[], Any], repeat: int, warmup: int = 20) -> list[float]:
-    """Seconds per run of ``action``, ``repeat`` runs after ``warmup`` unmeasured ones."""
-    for _ in range(warmup):
-        action()
-    out = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        out.append(time.perf_counter() - started)
-    return out
-
-
-def paired_ms(ours: Callable[[], Any], baseline: Callable[[], Any], repeat: int,
-              rounds: int = 10) -> tuple[float, float]:
-    """Median milliseconds of ``ours`` and ``baseline``, measured in alternating rounds (same load for both)."""
-    mine: list[float] = []
-    theirs: list[float] = []
-    for _ in range(rounds):
-        mine += samples(ours, max(1, repeat // rounds), warmup=5)
-        theirs += samples(baseline, max(1, repeat // rounds), warmup=5)
-    return statistics.median(mine) * 1000, statistics.median(theirs) * 1000
-
-
-def p90(values: list[float]) -> float:
-    """The 90th percentile of ``values``."""
-    return statistics.quantiles(values, n=10)[-1]
 
 
 @contextlib.contextmanager
 def respx_client() -> Iterator[httpx.Client]:
     """A client like the fake's (same base URL and header) on respx's router as ``httpx.MockTransport``."""
     router = respx.MockRouter(assert_all_called=False)
-    router.get(url__startswith=BASE).respond(200, json=CANNED)
-    with httpx.Client(transport=httpx.MockTransport(router.handler), base_url=BASE, headers=HEADERS) as http:
+    router.get(url__startswith=REAL_BASE_URL).respond(200, json=CANNED)
+    with httpx.Client(transport=httpx.MockTransport(router.handler), base_url=REAL_BASE_URL,
+                      headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}) as http:
         yield http
 
 
@@ -104,14 +77,7 @@ def lifecycle_figures(repeat: int) -> list[Figure]:
         s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
         s3.create_bucket(Bucket="bench")
 
-        def lifecycle() -> None:
-            workflow = mock.client.post(SUBMIT, params={"wait": 0}, json=BODY).json()
-            mock.advance(400)
-            done = mock.client.get(f"{SUBMIT}/{workflow['id']}").json()
-            assert done["status"] == "succeeded"
-            assert mock.client.get(done["steps"][0]["output"]["video"]["url"]).status_code == 200
-
-        ours, moto = paired_ms(lifecycle, lambda: s3.put_object(Bucket="bench", Key="k", Body=b"x" * 1024), repeat)
+        ours, moto = paired_ms(lambda: lifecycle_once(mock), lambda: s3.put_object(Bucket="bench", Key="k", Body=b"x" * 1024), repeat)
     return [Figure("full lifecycle: submit, advance, GET, MP4", ours, "ms", moto, "one moto s3.put_object",
                    "< 1x", ours < moto)]
 

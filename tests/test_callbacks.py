@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from civitai_mock import civitai_fake
 from civitai_mock.kit.handle import CivitaiMock
+from civitai_mock.kit.live import ThreadServer
 from civitai_mock.mock_server.server.fake import Fake, FakeConfig
 
 SUBMIT = "/v2/consumer/workflows"
@@ -213,30 +214,19 @@ def test_the_inbox_over_http(hooked: Any) -> None:
 
 
 def test_a_real_socket_receiver_with_a_system_clock() -> None:
-    import uvicorn
-
-    from civitai_mock.kit.live import free_port
-
     receiver = Receiver()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(receiver.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     fake = Fake(FakeConfig(speed=600))
     mock = CivitaiMock(fake)
     try:
-        while not server.started:
-            time.sleep(0.01)
-        fake.start()
-        submit(mock, ["workflow:succeeded"], url=f"http://127.0.0.1:{port}/hook")
-        deadline = time.monotonic() + 10
-        while not receiver.received and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert receiver.received and receiver.received[0]["status"] == "succeeded"
+        with ThreadServer(receiver.app) as server:
+            fake.start()
+            submit(mock, ["workflow:succeeded"], url=f"{server.url}/hook")
+            deadline = time.monotonic() + 10
+            while not receiver.received and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert receiver.received and receiver.received[0]["status"] == "succeeded"
     finally:
         mock.close()
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 def test_receivers_get_json_bodies_with_a_json_content_type(hooked: Any) -> None:

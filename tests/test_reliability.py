@@ -8,14 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,36 +21,24 @@ from starlette.routing import Route
 
 from civitai_mock import civitai_fake
 from civitai_mock.contracts.workflow import TERMINAL_STATUSES
-from civitai_mock.kit.live import LiveServer, free_port
+from civitai_mock.kit.live import LiveServer, ThreadServer, free_port
 from tests.waiting import wait_until
 
 SUBMIT = "/v2/consumer/workflows"
 ORDER = ["unassigned", "preparing", "scheduled", "processing", "succeeded", "failed", "expired", "canceled"]
 
 
-class Recorder:
+class Recorder(ThreadServer):
     """A webhook receiver on a real socket that records every payload."""
 
     def __init__(self, port: int | None = None):
         self.events: list[dict[str, Any]] = []
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        app = Starlette(routes=[Route("/hook", self.hook, methods=["POST"])])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(Starlette(routes=[Route("/hook", self.hook, methods=["POST"])]), port, log_level="error")
+        self.hook_url = f"{self.url}/hook"
 
     async def hook(self, request: Request) -> Response:
         self.events.append(await request.json())
         return Response(status_code=204)
-
-    def __enter__(self) -> "Recorder":
-        self.thread.start()
-        wait_until(lambda: self.server.started, 10, "the receiver to listen", every=0.01)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
 
 
 def assert_in_lifecycle_order(events: list[dict[str, Any]], workflow_ids: list[str]) -> None:
@@ -90,7 +76,7 @@ def test_kill_dash_nine_and_restart_keeps_every_accepted_workflow(tmp_path: Path
             for i in range(30):
                 body = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3",
                                                                   "prompt": f"[mock:runtime={30 + 5 * i}] clip {i}"}}],
-                        "callbacks": [{"url": receiver.url, "type": ["workflow:*"]}]}
+                        "callbacks": [{"url": receiver.hook_url, "type": ["workflow:*"]}]}
                 answer = httpx.post(f"{base}{SUBMIT}?wait=0", json=body, headers=headers)
                 assert answer.status_code == 202
                 accepted.append(answer.json()["id"])
@@ -140,7 +126,7 @@ def test_32_concurrent_clients_lose_and_duplicate_nothing() -> None:
                     for i in range(100):
                         body = {"steps": [{"$type": "videoGen", "input": {
                             "engine": "kling-v3", "prompt": f"[mock:runtime={10 + (number * 7 + i) % 300}] c{number}"}}],
-                            "callbacks": [{"url": receiver.url, "type": ["workflow:*"]}]} if i % 10 == 0 else {
+                            "callbacks": [{"url": receiver.hook_url, "type": ["workflow:*"]}]} if i % 10 == 0 else {
                             "steps": [{"$type": "videoGen", "input": {"engine": "kling", "model": "v2", "prompt": "x"}}]}
                         answer = await http.post(f"{SUBMIT}?wait=0", json=body)
                         assert answer.status_code == 202, answer.text
