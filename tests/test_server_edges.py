@@ -52,3 +52,18 @@ def test_dashboard_polls_leave_expire_next_to_the_client() -> None:
             assert mock.client.get("/_mock/ui/state", params={"workflow": workflow_id}).status_code == 200
         seen = mock.client.get(f"{SUBMIT}/{workflow_id}").json()
         assert mock.client.get(_video_url(seen)).status_code == 403
+
+
+def test_a_500_reaches_the_request_log(monkeypatch: Any) -> None:
+    with civitai_fake(token="t1") as mock:
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(mock.fake.engine, "query", broken)
+        try:
+            answer = mock.client.get(SUBMIT)
+            assert answer.status_code == 500 and answer.headers["content-type"] == "application/problem+json"
+        except RuntimeError:  # the transport may re-raise what the app raised, as before
+            pass
+        logged = [e for e in mock.requests if e.path == SUBMIT]
+        assert [e.status for e in logged] == [500] and logged[0].tenant == "t1"

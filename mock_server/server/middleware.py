@@ -90,20 +90,32 @@ class FakeMiddleware:
         fault = None
         if fake is not None and target is not None and token:
             fault = fake.engine.faults.take(token, target, fake.clock.now())
-        if fault is not None:
-            retry = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
-            await self._answer(fault.status, "Injected by the fake's control API (POST /_mock/faults).",
-                               recording_send, retry)
-        else:
-            await self.app(scope, recording_receive, recording_send)
-        if fake is None or path.startswith(CONTROL_PREFIX):
-            return
+        logged = fake is not None and not path.startswith(CONTROL_PREFIX)
+        try:
+            if fault is not None:
+                retry = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
+                await self._answer(fault.status, "Injected by the fake's control API (POST /_mock/faults).",
+                                   recording_send, retry)
+            else:
+                await self.app(scope, recording_receive, recording_send)
+        except Exception:  # answered 500 further out (status stays 500 when no response started): logged too
+            if logged:
+                self._record(fake, scope, token, status_holder, b"".join(chunks), size, started)
+            raise
+        if logged:
+            self._record(fake, scope, token, status_holder, b"".join(chunks), size, started)
+
+    @staticmethod
+    def _record(fake: Any, scope: Scope, token: str | None, status_holder: dict[str, Any], raw: bytes, size: int,
+                started: float) -> None:
+        """Add the answered request to the request log (and the access log at INFO)."""
+        method, path = scope["method"], scope["path"]
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         if SIGNATURE_PARAM in query and BLOB_PATH.match(path):  # a signed URL names its tenant, not a token
             token = fake.engine.tenant_of_url(query.get("tenant")) or token
         fake.engine.requests.add(
             at=fake.clock.now(), wall=time.time(), tenant=token, method=method, path=path, query=query,
-            status=status_holder["status"], raw=b"".join(chunks), size=size, headers=status_holder["headers"],
+            status=status_holder["status"], raw=raw, size=size, headers=status_holder["headers"],
             seen=scope.get(SEEN),
         )
         if log.isEnabledFor(logging.INFO):
