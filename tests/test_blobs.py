@@ -165,3 +165,16 @@ def test_url_ttl_is_configurable(civitai_mock: Any) -> None:
     blob = video_of(finished(civitai_mock, {"engine": "kling-v3"}))
     civitai_mock.advance(31)
     assert civitai_mock.client.get(blob["url"]).status_code == 403
+
+
+def test_get_blob_nsfw_ceiling_follows_the_rising_order(civitai_mock: Any) -> None:
+    """``na`` (not assessed) is outside pg < pg13 < r < x < xxx: no ceiling check either way."""
+    civitai_mock.set_balances(blue=0, green=0)  # settled in yellow: mature output may be handed out
+    unassessed = video_of(finished(civitai_mock, {"engine": "kling-v3", "prompt": "[mock:nsfw=na] x"}))
+    assert civitai_mock.client.get(f"/v2/consumer/blobs/{unassessed['id']}",
+                                   params={"nsfwLevel": "pg"}).status_code == 308
+    explicit = video_of(finished(civitai_mock, {"engine": "kling-v3", "prompt": "[mock:nsfw=xxx] x"}))
+    assert civitai_mock.client.get(f"/v2/consumer/blobs/{explicit['id']}",
+                                   params={"nsfwLevel": "na"}).status_code == 308
+    assert civitai_mock.client.get(f"/v2/consumer/blobs/{explicit['id']}",
+                                   params={"nsfwLevel": "x"}).status_code == 403

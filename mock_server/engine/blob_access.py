@@ -6,10 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from civitai_mock.contracts.image import ImageInput
+from civitai_mock.contracts.workflow import NSFW_ORDER
 from civitai_mock.mock_server.engine.core import EngineCore
 from civitai_mock.mock_server.engine.errors import BlobRefused, NotFound
 from civitai_mock.mock_server.engine.media import CONTENT_TYPE, image_name, image_type, media_name
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord, numbered_blob_id, primary_blob_id
+
+
+def above_nsfw_ceiling(level: str, ceiling: str) -> bool:
+    """True when ``level`` ranks above ``ceiling`` in pg < pg13 < r < x < xxx; never when either is outside
+    that order (``na``, not assessed), as a workflow's own ``nsfwLevel`` ceiling reads it."""
+    return level in NSFW_ORDER and ceiling in NSFW_ORDER and NSFW_ORDER.index(level) > NSFW_ORDER.index(ceiling)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from civitai_mock.contracts import paths
 from civitai_mock.contracts.workflow import NSFW_LEVELS
+from civitai_mock.mock_server.engine.blob_access import above_nsfw_ceiling
 from civitai_mock.mock_server.engine.media import media_bytes
 from civitai_mock.mock_server.engine.service import NotFound
 from civitai_mock.mock_server.server.http_io import (
@@ -55,7 +56,7 @@ async def get_blob(request: Request) -> Response:
     if wanted and wanted != info.workflow_id:
         raise NotFound(f"Blob '{info.blob_id}' does not belong to workflow '{wanted}'.")
     max_level = query_choice(request, "nsfwLevel", NSFW_LEVELS, "")
-    if max_level and NSFW_LEVELS.index(info.nsfw_level) > NSFW_LEVELS.index(max_level):
+    if max_level and above_nsfw_ceiling(info.nsfw_level, max_level):
         raise HttpProblem(403, f"The blob's NSFW level ({info.nsfw_level}) exceeds the requested maximum ({max_level}).")
     url = engine.sign_blob(token, info.blob_id, base_url(request))
     extra = {}
