@@ -28,13 +28,22 @@ __all__ = ["ContractViolation", "Errors", "Submission", "ValidStep", "errors_of"
            "validate_step_input", "validate_submission", "validate_video_input"]
 
 
-class ContractViolation(Exception):
-    """A request broke the contract; ``errors`` maps JSON paths to messages."""
+MSG_WHOLE_INPUT = ("input must be an object of the step's inputs, not a reference: a step's output is never a "
+                   "whole input (reference the single values instead)")
 
-    def __init__(self, errors: Errors, title: str = "One or more validation errors occurred."):
+
+class ContractViolation(Exception):
+    """A request broke the contract; ``errors`` maps JSON paths to messages.
+
+    ``mismatched``: the paths whose value has the wrong JSON type or shape (not merely a refused value).
+    """
+
+    def __init__(self, errors: Errors, title: str = "One or more validation errors occurred.",
+                 mismatched: frozenset[str] = frozenset()):
         super().__init__(title)
         self.errors = errors
         self.title = title
+        self.mismatched = mismatched
 
 
 @dataclass
@@ -112,6 +121,13 @@ def _message(model: type[BaseModel], error: dict[str, Any]) -> str:
     return f"{name}: {error['msg']}"
 
 
+def _mismatched(exc: ValidationError, prefix: str) -> frozenset[str]:
+    """Paths of the errors that refuse a value's JSON type or shape (a string where a number goes, …)."""
+    return frozenset(join_path(prefix, e["loc"]) for e in exc.errors()
+                     if e["type"].endswith("_type") or e["type"] == "missing"
+                     or (e["type"] == "literal_error" and not isinstance(e.get("input"), str)))
+
+
 def errors_of(model: type[BaseModel], exc: ValidationError, prefix: str) -> Errors:
     """The error map of a pydantic failure, paths under ``prefix``."""
     errors: Errors = {}
@@ -124,15 +140,15 @@ def errors_of(model: type[BaseModel], exc: ValidationError, prefix: str) -> Erro
 def _input_model(raw: Any, prefix: str, models: dict[str, Any], engines: Any, kind: str) -> Any:
     """The input model for ``raw``'s engine; ContractViolation when it is no object or names no engine we know."""
     if not isinstance(raw, dict):
-        raise ContractViolation({prefix or "$": ["input must be an object"]})
+        raise ContractViolation({prefix or "$": ["input must be an object"]}, mismatched=frozenset({prefix or "$"}))
     engine = raw.get("engine")
     at = join_path(prefix, ("engine",))
     if engine is None:
-        raise ContractViolation({at: [kling.MSG_REQUIRED.format(field="engine")]})
+        raise ContractViolation({at: [kling.MSG_REQUIRED.format(field="engine")]}, mismatched=frozenset({at}))
     model = models.get(engine) if isinstance(engine, str) else None
-    if model is None:
-        raise ContractViolation({at: [f"engine '{engine}' is not supported by this fake{kind}; "
-                                      f"supported engines: {', '.join(engines)}"]})
+    if model is None:  # an engine read from a reference is never one: refused for good as well
+        message = f"engine '{engine}' is not supported by this fake{kind}; supported engines: {', '.join(engines)}"
+        raise ContractViolation({at: [message]}, mismatched=frozenset({at}))
     return model
 
 
@@ -142,7 +158,7 @@ def validate_video_input(raw: Any, prefix: str = "") -> kling.VideoInput:
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
-        raise ContractViolation(errors_of(model, exc, prefix)) from None
+        raise ContractViolation(errors_of(model, exc, prefix), mismatched=_mismatched(exc, prefix)) from None
     if isinstance(parsed, kling.KlingV3Input):
         missing = kling.missing_for_operation(parsed)
         if missing:
@@ -160,7 +176,7 @@ def validate_image_input(raw: Any, prefix: str = "") -> image.ImageInput:
     try:
         return model.model_validate(raw)  # type: ignore[return-value]
     except ValidationError as exc:
-        raise ContractViolation(errors_of(model, exc, prefix)) from None
+        raise ContractViolation(errors_of(model, exc, prefix), mismatched=_mismatched(exc, prefix)) from None
 
 
 def validate_step_input(step_type: str, raw: Any, prefix: str = "") -> StepInput:
@@ -172,13 +188,22 @@ def validate_step_input(step_type: str, raw: Any, prefix: str = "") -> StepInput
 
 def provisional_input(step_type: str, raw: Any, prefix: str = "",
                       kinds: dict[str, str] | None = None) -> StepInput:
-    """Validate an input whose step references have not resolved yet.
+    """Validate an input whose step references have not resolved yet (see ``provisional``)."""
+    return provisional(step_type, raw, prefix, kinds)[0]
 
-    Each reference stands in as a sample of what its path holds (``kinds``: the source steps'
-    types; any type's shape when unknown). Errors at a reference's place wait until it resolves;
-    meanwhile the field's default applies. Errors anywhere else are raised.
+
+def provisional(step_type: str, raw: Any, prefix: str = "",
+                kinds: dict[str, str] | None = None) -> tuple[StepInput, frozenset[refs.Loc]]:
+    """Validate an input whose step references have not resolved yet; (input, places left out).
+
+    Each reference stands in as a sample of what its path holds (``kinds``: the source steps' types;
+    any type's shape when unknown). The path exists (``refs.step_references``), so a stand-in of the
+    wrong type or shape is refused for good; a stand-in whose value is refused (a range, a format)
+    is left out until the reference resolves, and the field's default applies meanwhile.
     """
-    spots = [(loc, value) for loc, value in refs.find(raw)]
+    if refs.is_reference(raw):
+        raise ContractViolation({prefix or "$": [MSG_WHOLE_INPUT]})
+    spots = refs.find(raw)
     known = kinds or {}
 
     def stand_in(loc: refs.Loc, value: dict[str, Any]) -> Any:
@@ -187,44 +212,55 @@ def provisional_input(step_type: str, raw: Any, prefix: str = "",
         except (KeyError, refs.BadReference):
             return refs.PLACEHOLDER_URL
 
+    def at_reference(path: str) -> list[dict[str, Any]]:
+        return [source for loc, source in spots if refs.under(path, loc, prefix)]
+
+    def never(errors: Errors) -> ContractViolation:
+        return ContractViolation({p: [f"{m}; the referenced {source.get(refs.PATH_KEY)} of step "
+                                      f"'{source.get(refs.REF_KEY)}' can never be such a value" for m in ms]
+                                  for p, ms in errors.items() for source in at_reference(p)[:1]})
+
     candidate = refs.replaced(raw, stand_in)
-    first: Errors = {}
-    for attempt in range(2):
-        try:
-            return validate_step_input(step_type, candidate, prefix)
-        except ContractViolation as violation:
-            waiting = {loc for loc, _ in spots if any(refs.under(p, loc, prefix) for p in violation.errors)}
-            others = {p: m for p, m in violation.errors.items() if not any(refs.under(p, loc, prefix) for loc in waiting)}
-            if others or not waiting:
-                raise ContractViolation(others or violation.errors) from None
-            if attempt:  # a required field whose reference can never hold a valid value
-                raise ContractViolation({p: [f"{m}; the referenced {source.get(refs.PATH_KEY)} of step "
-                                             f"'{source.get(refs.REF_KEY)}' can never be such a value" for m in ms]
-                                         for p, ms in first.items()
-                                         for loc, source in spots if refs.under(p, loc, prefix)}) from None
-            first = violation.errors
-            candidate = _without(candidate, waiting)
-    raise AssertionError("unreachable")
+    try:
+        return validate_step_input(step_type, candidate, prefix), frozenset()
+    except ContractViolation as violation:
+        first = violation
+    others = {p: m for p, m in first.errors.items() if not at_reference(p)}
+    if others:
+        raise ContractViolation(others) from None
+    if first.mismatched & set(first.errors):
+        raise never({p: m for p, m in first.errors.items() if p in first.mismatched}) from None
+    waiting = frozenset(loc for loc, _ in spots if any(refs.under(p, loc, prefix) for p in first.errors))
+    try:
+        return validate_step_input(step_type, _without(candidate, waiting), prefix), waiting
+    except ContractViolation as second:  # e.g. a required input whose reference can never hold a valid value
+        others = {p: m for p, m in second.errors.items() if not at_reference(p)}
+        blamed = {id(source) for p in second.errors for source in at_reference(p)}
+        raise (ContractViolation(others) if others else
+               never({p: m for p, m in first.errors.items() if id(at_reference(p)[0]) in blamed})) from None
 
 
-def _without(data: Any, places: set[refs.Loc]) -> Any:
-    """``data`` without the values at ``places`` (deepest first, so list positions stay right)."""
-    for loc in sorted(places, key=lambda l: (len(l), l and isinstance(l[-1], int) and l[-1]), reverse=True):
-        parent: Any = data
-        for part in loc[:-1]:
-            parent = parent[part]
-        if isinstance(parent, dict):
-            parent.pop(loc[-1], None)
-        elif isinstance(parent, list) and isinstance(loc[-1], int) and loc[-1] < len(parent):
-            parent.pop(loc[-1])
-    return data
+def _without(value: Any, places: frozenset[refs.Loc], loc: refs.Loc = ()) -> Any:
+    """A copy of ``value`` without the values at ``places`` (list items after one move up)."""
+    if isinstance(value, dict):
+        return {key: _without(item, places, (*loc, key)) for key, item in value.items() if (*loc, key) not in places}
+    if isinstance(value, list):
+        return [_without(item, places, (*loc, i)) for i, item in enumerate(value) if (*loc, i) not in places]
+    return value
 
 
-def echoed(parsed: StepInput, waiting: list[Reference]) -> dict[str, Any]:
-    """The input as the service echoes it: defaults filled, canonical spellings, references as submitted."""
+def echoed(parsed: StepInput, waiting: list[Reference], left_out: frozenset[refs.Loc] = frozenset()) -> dict[str, Any]:
+    """The input as the service echoes it: defaults filled, canonical spellings, references as submitted
+    (``left_out``: the places ``provisional`` left out, put back where they were)."""
     data = parsed.to_json()
-    for ref in waiting:
-        refs.put(data, ref.loc, ref.to_json())
+    for ref in sorted(waiting, key=lambda r: (len(r.loc), r.loc)):  # outer first, then in order: positions hold
+        parent: Any = data
+        for part in ref.loc[:-1]:
+            parent = parent[part] if isinstance(parent, (dict, list)) else None
+        if ref.loc in left_out and isinstance(parent, list) and isinstance(ref.loc[-1], int):
+            parent.insert(ref.loc[-1], ref.to_json())
+        else:
+            refs.put(data, ref.loc, ref.to_json())
     return data
 
 
@@ -296,14 +332,15 @@ def _validate_step(raw: Any, prefix: str, errors: Errors, arguments: dict[str, A
         return None
     try:
         sources = {ref.source: kinds[target] for ref, target in found if isinstance(kinds[target], str)}
-        parsed = provisional_input(kind, step_input, at, sources) if found else validate_step_input(kind, step_input, at)
+        parsed, left_out = provisional(kind, step_input, at, sources) if found else \
+            (validate_step_input(kind, step_input, at), frozenset())
     except ContractViolation as violation:
         errors.update(violation.errors)
         return None
     if template is None:
         return None
     depends_on = list(dict.fromkeys(names[target] for _, target in found))
-    return ValidStep(template=template, input=parsed, echo=echoed(parsed, [ref for ref, _ in found]),
+    return ValidStep(template=template, input=parsed, echo=echoed(parsed, [ref for ref, _ in found], left_out),
                      depends_on=depends_on)
 
 

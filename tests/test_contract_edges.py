@@ -1,0 +1,78 @@
+"""Edges of the contract found by review: references in awkward places, JSON numbers .NET refuses,
+snake_case keys, step names that collide, tag rules, outcome defaults, throttles and query flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from civitai_mock.contracts.validation import ContractViolation, validate_submission
+
+SUBMIT = "/v2/consumer/workflows"
+STILL = {"$type": "imageGen", "name": "a", "input": {"engine": "google", "model": "imagen4", "prompt": "p"}}
+URL = "https://x.example/y.png"
+
+
+def with_video(video_input: Any) -> dict[str, Any]:
+    """The still ``a`` then a videoGen step with ``video_input``."""
+    return {"steps": [STILL, {"$type": "videoGen", "input": video_input}]}
+
+
+def ref(path: str, source: str = "a") -> dict[str, str]:
+    return {"$ref": source, "path": path}
+
+
+def refused(body: Any) -> dict[str, list[str]]:
+    with pytest.raises(ContractViolation) as failure:
+        validate_submission(body)
+    return failure.value.errors
+
+
+# --- references ----------------------------------------------------------------------------------
+
+
+def test_a_whole_input_that_is_a_step_reference_is_a_400_at_the_input() -> None:
+    errors = refused(with_video(ref("output.images[0]")))
+    assert list(errors) == ["steps[1].input"] and "reference" in errors["steps[1].input"][0]
+
+
+def test_a_whole_input_that_is_a_step_reference_is_a_400_over_http(civitai_mock: Any) -> None:
+    answer = civitai_mock.client.post(SUBMIT, params={"wait": 0}, json=with_video(ref("output.images[0]")))
+    assert answer.status_code == 400 and "steps[1].input" in answer.json()["errors"]
+
+
+def test_a_deferred_reference_in_a_list_keeps_its_neighbours_in_the_echo() -> None:
+    images = [ref("output.images[0].id"), URL]  # an id is no source image: checked again when it resolves
+    body = with_video({"engine": "kling-v3", "prompt": "p", "operation": "reference-to-video", "images": images})
+    assert validate_submission(body).steps[1].echo["images"] == images
+
+
+def test_references_around_a_deferred_one_are_echoed_in_place() -> None:
+    images = [URL, ref("output.images[0].id"), ref("output.images[0].url"), "https://x.example/z.png"]
+    body = with_video({"engine": "kling-v3", "prompt": "p", "operation": "reference-to-video", "images": images})
+    assert validate_submission(body).steps[1].echo["images"] == images
+
+
+@pytest.mark.parametrize("field,operation", [("sourceImage", "text-to-video"), ("sourceImage", "image-to-video"),
+                                             ("prompt", "text-to-video"), ("endImage", "text-to-video")])
+def test_a_reference_of_an_impossible_type_is_refused_required_or_not(field: str, operation: str) -> None:
+    video = {"engine": "kling-v3", "prompt": "p", "operation": operation, "sourceImage": URL,
+             field: ref("output.images[0].width")}
+    errors = refused(with_video(video))
+    assert list(errors) == [f"steps[1].input.{field}"]
+    assert "can never be such a value" in errors[f"steps[1].input.{field}"][0]
+
+
+def test_a_missing_required_input_is_not_blamed_on_a_deferred_reference() -> None:
+    video = {"engine": "kling-v3", "prompt": "p", "operation": "image-to-video",
+             "duration": ref("output.images[0].width")}
+    errors = refused(with_video(video))
+    assert errors == {"steps[1].input.sourceImage": ["sourceImage is required for operation 'image-to-video'"]}
+
+
+def test_only_the_reference_that_can_never_fit_a_required_input_is_blamed() -> None:
+    video = {"engine": "kling-v3", "prompt": "p", "operation": "image-to-video",
+             "sourceImage": ref("output.images[0].id"), "duration": ref("output.images[0].width")}
+    errors = refused(with_video(video))
+    assert list(errors) == ["steps[1].input.sourceImage"]
