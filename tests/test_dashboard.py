@@ -97,3 +97,20 @@ def test_the_dashboard_state_says_which_step_waited_on_which() -> None:
         workflow = mock.client.post(SUBMIT, json=body).json()
         state = mock.client.get("/_mock/ui/state", params={"workflow": workflow["id"]}).json()
         assert state["workflow"]["dependsOn"] == {"clip": ["still"]}
+
+
+def test_the_dashboard_lints_the_whole_log_like_mock_lint() -> None:
+    """A violation older than the 100 requests the page lists still shows in its lint, as /_mock/lint has it."""
+    from civitai_mock import civitai_fake
+
+    with civitai_fake(token="dash") as mock:
+        for _ in range(2):  # the same 404 again, unchanged: no-retry-after-4xx
+            mock.client.get(f"{SUBMIT}/no-such-workflow")
+        for _ in range(120):
+            mock.client.get(SUBMIT)
+        served = mock.client.get("/_mock/lint", params={"token": "dash"}).json()
+        state = mock.client.get("/_mock/ui/state").json()
+    assert served["conforms"] is False
+    assert state["lint"]["conforms"] is False
+    assert [g["rule"] for g in state["lint"]["rules"]] == [g["rule"] for g in served["rules"]]
+    assert len(state["requests"]) == 100 and state["requests"][-1]["path"] == SUBMIT

@@ -9,6 +9,7 @@ from civitai_mock.contracts import rules
 from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.engine.requestlog import masked
 from civitai_mock.mock_server.server.http_io import JSONResponse, fake_of, query_bool
+from civitai_mock.mock_server.server.linting import judge
 from civitai_mock.mock_server.server.routes import resource
 
 
@@ -40,9 +41,8 @@ async def lint(request: Request) -> Response:
     token = request.query_params.get("token")
     ignore = ignored_rules(request.query_params.getlist("ignore"))
     strict = query_bool(request, "strict")
-    log = [e.to_json() for e in engine.requests.entries(token)]
-    inbox = engine.webhooks.inbox(token)
-    violations = rules.lint(log, inbox, ignore=ignore, by_tenant=token is None)
+    judged = judge(engine, token, ignore)
+    log, inbox, violations = judged.log, judged.inbox, judged.violations
     report = rules.report_json(violations, every=query_bool(request, "every"))
     report["conforms"] = not rules.failing(violations, strict=strict)
     text = rules.report(violations)

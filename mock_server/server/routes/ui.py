@@ -23,6 +23,7 @@ from civitai_mock.mock_server.engine.errors import NotFound
 from civitai_mock.mock_server.engine.requestlog import masked
 from civitai_mock.mock_server.engine.views import iso
 from civitai_mock.mock_server.server.http_io import JSONResponse, base_url, fake_of
+from civitai_mock.mock_server.server.linting import judge
 from civitai_mock.mock_server.server.routes import resource
 
 ASSETS = "civitai_mock.mock_server.server.ui"
@@ -92,14 +93,8 @@ async def state(request: Request) -> Response:
              "speed": None if fake.virtual else fake.config.speed}
     if chosen is None:
         return JSONResponse({"clock": clock, "tenants": tenants, "tenant": None})
-    log = [e.to_json() for e in engine.requests.entries(chosen)][-SHOWN:]
-    inbox = engine.webhooks.inbox(chosen)
-    violations = rules.lint(log, inbox, by_tenant=False)
-    marks: dict[int, list[str]] = {}
-    for violation in violations:
-        for entry in violation.requests:
-            if "seq" in entry:
-                marks.setdefault(entry["seq"], []).append(violation.rule)
+    judged = judge(engine, chosen)  # the whole log, as /_mock/lint judges it; only the newest are listed
+    log, inbox, marks = judged.log, judged.inbox, judged.marks()
     views, _ = engine.query(chosen, take=SHOWN, base_url=base_url(request), quiet=True)
     workflow_id = request.query_params.get("workflow") or (views[0]["id"] if views else None)
     return JSONResponse({
@@ -112,8 +107,8 @@ async def state(request: Request) -> Response:
                                      "delivered", "gaveUp", "url")} for a in inbox][-SHOWN:],
         "requests": [{"seq": e["seq"], "method": e["method"], "path": e["path"], "query": e["query"],
                       "status": e["status"], "at": iso(e["at"]), "rules": marks.get(e["seq"], [])}
-                     for e in log],
-        "lint": rules.report_json(violations),
+                     for e in log[-SHOWN:]],
+        "lint": rules.report_json(judged.violations),
     })
 
 
