@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 from civitai_mock.mock_server.clock import VirtualClock
 from civitai_mock.mock_server.engine.service import Engine, EngineConfig
+from civitai_mock.mock_server.engine.sqlite_store import SqliteStore
 
 JOIN_SECONDS = 10.0
 
@@ -44,3 +47,69 @@ def test_reset_during_an_advance_finishes_instead_of_deadlocking() -> None:
     resetting.join(JOIN_SECONDS)
     assert not advancing.is_alive() and not resetting.is_alive(), "advance and reset deadlocked"
     assert clock.now() == clock.start and e.count("t") == 0
+
+
+class _Observed:
+    """A lock that reports each thread's attempt to take it."""
+
+    def __init__(self, lock: Any, on_acquire: Any):
+        self._lock, self._on_acquire = lock, on_acquire
+
+    def __enter__(self) -> None:
+        self._on_acquire()
+        self._lock.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
+
+
+class _SlowCommit:
+    """The database, with one thread's COMMIT held until ``go`` is set."""
+
+    def __init__(self, db: sqlite3.Connection, thread: str, queued_elsewhere: threading.Event, go: threading.Event):
+        self._db, self._thread, self._queued_elsewhere, self._go = db, thread, queued_elsewhere, go
+        self.draining, self.committing = threading.Event(), threading.Event()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        if threading.current_thread().name == self._thread:
+            if sql == "BEGIN":
+                self.draining.set()
+                self._queued_elsewhere.wait(JOIN_SECONDS)  # the other thread's write is queued: this drain takes it
+            elif sql == "COMMIT":
+                self.committing.set()
+                self._go.wait(JOIN_SECONDS)
+        return self._db.execute(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def test_a_flush_returns_only_once_its_own_writes_are_committed(tmp_path: Path) -> None:
+    """Another thread drained this thread's writes but has not committed: this flush waits for that commit."""
+    path = str(tmp_path / "f.db")
+    store = SqliteStore(path)
+    e = Engine(VirtualClock(), store, EngineConfig(secret=b"x"))
+    queued, progressed = threading.Event(), threading.Event()
+    slow = _SlowCommit(store._db, "draining", queued, progressed)
+    store._db = slow  # type: ignore[assignment]
+    mine = threading.current_thread().name
+    store._write = _Observed(store._write, lambda: progressed.set() if threading.current_thread().name == mine
+                             else None)  # type: ignore[assignment]
+
+    def other() -> None:
+        with e.state.changing():
+            store.set_meta("other", "1")
+
+    draining = threading.Thread(target=other, name="draining", daemon=True)
+    draining.start()
+    assert slow.draining.wait(JOIN_SECONDS)
+    with e.state.changing():
+        store.set_meta("mine", "1")
+        queued.set()
+        assert slow.committing.wait(JOIN_SECONDS)  # both writes drained by the other thread, not yet committed
+    on_disk = sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'mine'").fetchone()
+    progressed.set()
+    draining.join(JOIN_SECONDS)
+    assert not draining.is_alive()
+    assert on_disk == ("1",), "the flush returned before its own write was committed"
+    store.close()

@@ -1,9 +1,9 @@
 """SQLite store (stdlib ``sqlite3``, WAL): every accepted workflow survives a restart, even ``kill -9``.
 
 Reads are served from memory (the ``MemoryStore`` this class extends). Changes made under the
-fake's state lock are queued in order and written by ``flush()``, which the lock's owner calls
-once it has released the lock: readers never wait on disk, and a request is answered only after
-its own changes are written.
+fake's state lock are queued in order, each with a ticket number, and written by ``flush()``, which
+the lock's owner calls once it has released the lock: readers never wait on disk, and ``flush``
+returns only once the commit covers this thread's latest ticket (whichever thread wrote it).
 
 One process per file: the store holds an exclusive lock on the database while it is open, so a
 second fake on the same file refuses to start instead of overwriting acknowledged work. A file
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY, workflow_key TEXT NOT NULL, data TEXT NOT NULL
 );
 """
-Write = tuple[str, tuple[Any, ...]]
+Write = tuple[int, str, tuple[Any, ...]]
 log = logging.getLogger("civitai_mock.store")
 
 
@@ -49,6 +49,9 @@ class SqliteStore(MemoryStore):
     def __init__(self, path: str):
         self.path = path
         self._outbox: deque[Write] = deque()
+        self._queued = 0  # ticket of the latest queued write (queued under the fake's state lock)
+        self._committed = 0  # every write up to this ticket is committed
+        self._mine = threading.local()  # .ticket: this thread's latest queued write
         self._closed = False
         self._write = threading.Lock()
         self._lock_file = self._take_lock(path)
@@ -91,22 +94,30 @@ class SqliteStore(MemoryStore):
             log.warning("%d unreadable workflow row(s) in %s were skipped; the rest is served", skipped, self.path)
 
     def _queue(self, sql: str, params: tuple[Any, ...]) -> None:
-        self._outbox.append((sql, params))
+        self._queued += 1
+        self._mine.ticket = self._queued
+        self._outbox.append((self._queued, sql, params))
 
     def flush(self) -> None:
+        """Return once this thread's queued changes are committed (writing every queued change if needed)."""
+        if self._committed >= getattr(self._mine, "ticket", 0):
+            return  # written already, perhaps by another thread's flush
+        self._drain()
+
+    def _drain(self) -> None:
         """Write every queued change, in order, in one transaction."""
-        if not self._outbox:
-            return
         with self._write:
             if not self._outbox:
                 return
+            last = self._committed
             self._db.execute("BEGIN")
             try:
                 while self._outbox:
-                    sql, params = self._outbox.popleft()
+                    last, sql, params = self._outbox.popleft()
                     self._db.execute(sql, params)
             finally:
                 self._db.execute("COMMIT")
+                self._committed = last
 
     def add(self, record: WorkflowRecord) -> None:
         """Keep and persist a new workflow."""
@@ -177,7 +188,7 @@ class SqliteStore(MemoryStore):
         """Write what is queued and close the database (closing twice is harmless)."""
         if self._closed:
             return
-        self.flush()
+        self._drain()
         with self._write:
             self._db.close()
             self._closed = True
