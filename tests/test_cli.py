@@ -172,3 +172,10 @@ def test_lint_judges_tenants_whose_masked_names_collide_apart(capsys: pytest.Cap
     assert served["conforms"] is True
     assert code == 0 and "no-retry-after-4xx" not in text, text
     assert json_code == 0 and '"conforms": true' in report
+
+
+@pytest.mark.parametrize("name, value", [("CLOCK", "virtaul"), ("LOG_LEVEL", "verbose")])
+def test_an_environment_value_outside_the_choices_is_one_clear_line(name: str, value: str) -> None:
+    result = run("serve", "--memory", "--port", "0", env={f"CIVITAI_MOCK_{name}": value}, timeout=10)
+    line = one_line_error(result)
+    assert f"CIVITAI_MOCK_{name}" in line and value in line and result.returncode == 2

@@ -19,6 +19,7 @@ DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SPEED, DEFAULT_DB = "127.0.0.1", 8400, 10.0,
 DEFAULT_HEADER_TIMEOUT = 30.0
 ENV_PREFIX = "CIVITAI_MOCK_"
 CLOCKS = ("system", "virtual")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class UsageProblem(Exception):
@@ -67,6 +68,17 @@ def positive(text: str) -> float:
     return value
 
 
+def one_of(choices: Sequence[str]) -> Callable[[str], str]:
+    """A converter accepting only ``choices`` (what argparse's ``choices`` checks on the command line)."""
+
+    def convert(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"must be one of {', '.join(choices)}")
+        return text
+
+    return convert
+
+
 def _env(name: str, default: Any, convert: Callable[[str], Any] = str) -> Any:
     """The default of a flag: ``CIVITAI_MOCK_<NAME>`` when set, else ``default``."""
     raw = os.environ.get(ENV_PREFIX + name)
@@ -92,7 +104,7 @@ def _serve_parser(commands: Any) -> None:
                        help="interface to bind; any address other than loopback turns the control token on")
     serve.add_argument("--port", type=port_number, default=_env("PORT", DEFAULT_PORT, port_number),
                        help="port to bind (1-65535; 0 picks a free port, printed in the banner)")
-    serve.add_argument("--clock", choices=CLOCKS, default=_env("CLOCK", "system"),
+    serve.add_argument("--clock", choices=CLOCKS, default=_env("CLOCK", "system", one_of(CLOCKS)),
                        help="system: wall-clock timestamps, durations shortened by --speed; virtual: time moves "
                             "only through POST /_mock/clock/advance")
     serve.add_argument("--speed", type=speed_factor, default=_env("SPEED", DEFAULT_SPEED, speed_factor),
@@ -122,7 +134,7 @@ def _serve_parser(commands: Any) -> None:
     serve.add_argument("--header-timeout", type=positive, metavar="SECONDS",
                        default=_env("HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT, positive),
                        help="close connections that do not finish sending request headers in time")
-    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), choices=["debug", "info", "warning", "error"],
+    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "info", one_of(LOG_LEVELS)), choices=LOG_LEVELS,
                        help="info logs one line per request and per webhook attempt (secrets redacted)")
 
 
