@@ -1,8 +1,13 @@
-"""JSON text as the service's reader takes it: well-formed UTF-8, numbers it can hold, at most 64 levels deep."""
+"""JSON text as the service's reader takes it: well-formed UTF-8, numbers it can hold, at most 64 levels deep.
+
+System.Text.Json refuses ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON) and numbers too large for a
+double (``1e999``); Python's reader takes them all (as nan / inf), so they are refused here.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -48,6 +53,18 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+def _finite(text: str) -> float:
+    """A JSON number as a double; JsonTextError when it is too large for one (``1e999``)."""
+    value = float(text)
+    if math.isinf(value):
+        raise JsonTextError(f"The body holds the number {text[:40]}, too large for the API to read.")
+    return value
+
+
+def _not_json(name: str) -> Any:
+    raise JsonTextError(f"The body is not valid JSON: {name} is not a JSON number (the API refuses it).")
+
+
 def loads(raw: bytes | str) -> Any:
     """Parse JSON text; ``JsonTextError`` for malformed text, unreadable numbers or nesting deeper than 64."""
     too_deep = f"The JSON is nested deeper than the {MAX_JSON_DEPTH} levels allowed."
@@ -59,10 +76,12 @@ def loads(raw: bytes | str) -> Any:
     if openers > MAX_JSON_DEPTH and text_depth(text) > MAX_JSON_DEPTH:
         raise JsonTextError(too_deep)
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=_finite, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"The body is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
     except RecursionError:
         raise JsonTextError(too_deep) from None
+    except JsonTextError:
+        raise
     except ValueError as exc:  # e.g. an integer longer than Python converts
         raise JsonTextError(f"The body holds a value the API cannot read: {exc}.") from None

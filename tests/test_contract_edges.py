@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from civitai_mock.contracts.jsontext import JsonTextError, loads
 from civitai_mock.contracts.validation import ContractViolation, validate_submission
 
 SUBMIT = "/v2/consumer/workflows"
@@ -76,3 +77,25 @@ def test_only_the_reference_that_can_never_fit_a_required_input_is_blamed() -> N
              "sourceImage": ref("output.images[0].id"), "duration": ref("output.images[0].width")}
     errors = refused(with_video(video))
     assert list(errors) == ["steps[1].input.sourceImage"]
+
+
+# --- JSON text -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ['{"cfgScale": NaN}', '{"cfgScale": Infinity}', '{"cfgScale": -Infinity}',
+                                  '{"cfgScale": 1e999}', '[-1E400]', "NaN"])
+def test_numbers_dotnet_cannot_hold_are_refused(text: str) -> None:
+    with pytest.raises(JsonTextError):
+        loads(text)
+
+
+def test_ordinary_numbers_still_read() -> None:
+    assert loads('{"a": 1e308, "b": -2.5E-3, "c": 10}') == {"a": 1e308, "b": -2.5e-3, "c": 10}
+
+
+def test_a_nan_in_a_submission_is_a_400(civitai_mock: Any) -> None:
+    body = ('{"metadata": {"score": NaN}, "steps": [{"$type": "videoGen", '
+            '"input": {"engine": "kling", "model": "v1.6", "prompt": "x"}}]}')
+    answer = civitai_mock.client.post(SUBMIT, params={"wait": 0}, content=body,
+                                      headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.text
