@@ -142,12 +142,10 @@ class ContractModel(BaseModel):
 
     The service (.NET) ignores JSON properties it does not know (Civitai's own web app sends ``seed``,
     ``quantity`` and ``enablePromptEnhancer`` with every Kling input); the linter reports them as an
-    advisory instead.
+    advisory instead. Only the camelCase names are read: ``generate_audio`` is such an unknown property.
     """
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, extra="ignore", strict=True)
 
     def to_json(self) -> dict[str, Any]:
         """The model as the JSON the service echoes back (camelCase, defaults filled, nulls dropped)."""

@@ -284,9 +284,9 @@ class WorkflowPage(ApiModel):
 
 
 class UpdateWorkflowRequest(ApiModel):
-    """Body of UpdateWorkflow (PUT)."""
+    """Body of UpdateWorkflow (PUT); only camelCase names are read (``allow_mature_content`` is ignored)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True)
+    model_config = ConfigDict(populate_by_name=False, extra="ignore", strict=True)
 
     status: any_case(Literal["canceled"]) | None = None  # type: ignore[valid-type]
     metadata: dict[str, Any] | None = None
@@ -298,7 +298,7 @@ class UpdateWorkflowRequest(ApiModel):
 class UpdateWorkflowStepRequest(ApiModel):
     """Body of UpdateWorkflowStep (PUT): new step metadata."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True)
+    model_config = ConfigDict(populate_by_name=False, extra="ignore", strict=True)
 
     metadata: dict[str, Any]
 

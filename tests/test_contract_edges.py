@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
+from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.jsontext import JsonTextError, loads
-from civitai_mock.contracts.validation import ContractViolation, validate_submission
+from civitai_mock.contracts.template import WorkflowTemplate
+from civitai_mock.contracts.validation import ContractViolation, validate_submission, validate_video_input
+from civitai_mock.contracts.workflow import UpdateWorkflowRequest
 
 SUBMIT = "/v2/consumer/workflows"
 STILL = {"$type": "imageGen", "name": "a", "input": {"engine": "google", "model": "imagen4", "prompt": "p"}}
@@ -99,3 +102,17 @@ def test_a_nan_in_a_submission_is_a_400(civitai_mock: Any) -> None:
     answer = civitai_mock.client.post(SUBMIT, params={"wait": 0}, content=body,
                                       headers={"Content-Type": "application/json"})
     assert answer.status_code == 400, answer.text
+
+
+# --- JSON names ----------------------------------------------------------------------------------
+
+
+def test_snake_case_input_keys_are_ignored_like_any_unknown_property() -> None:
+    parsed = validate_video_input({"engine": "kling-v3", "prompt": "x", "generate_audio": True, "aspect_ratio": "9:16"})
+    assert parsed.generate_audio is False and parsed.aspect_ratio == "16:9"
+    assert step_cost(parsed) == step_cost(validate_video_input({"engine": "kling-v3", "prompt": "x"}))
+
+
+def test_snake_case_update_keys_are_ignored() -> None:
+    assert UpdateWorkflowRequest.model_validate({"allow_mature_content": True}).allow_mature_content is None
+    assert WorkflowTemplate.model_validate({"steps": [{}], "allow_mature_content": True}).allow_mature_content is None
