@@ -67,3 +67,16 @@ def test_a_500_reaches_the_request_log(monkeypatch: Any) -> None:
             pass
         logged = [e for e in mock.requests if e.path == SUBMIT]
         assert [e.status for e in logged] == [500] and logged[0].tenant == "t1"
+
+
+def test_a_405_is_a_problem_with_the_sorted_allow_header() -> None:
+    cases = [("PUT", SUBMIT, "GET, HEAD, POST"), ("TRACE", f"{SUBMIT}/abc", "DELETE, GET, HEAD, PATCH, PUT"),
+             ("FOO", SUBMIT, "GET, HEAD, POST"), ("POST", "/v2/consumer/blobs/x.mp4", "GET, HEAD"),
+             ("GET", f"{SUBMIT}/abc/tags", "DELETE, POST"), ("DELETE", "/_mock/lint", "GET, HEAD")]
+    with civitai_fake(token="t1") as mock:
+        for method, path, allow in cases:
+            answer = mock.client.request(method, path)
+            assert answer.status_code == 405 and answer.headers["content-type"] == "application/problem+json"
+            assert answer.headers["allow"] == allow, (method, path, answer.headers["allow"])
+            assert answer.json()["status"] == 405 and method in answer.json()["detail"]
+        assert mock.client.head(SUBMIT).status_code == 200  # HEAD answers as GET does, without a body

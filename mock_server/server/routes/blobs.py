@@ -121,6 +121,6 @@ async def blob_content(request: Request) -> Response:
 
 
 routes = [
-    resource(paths.BLOB, GET=blob, HEAD=blob),
+    resource(paths.BLOB, GET=blob),
     resource(paths.BLOB_REFRESH, POST=refresh_blob),
 ]
