@@ -7,9 +7,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from civitai_mock.mock_server.clock import VirtualClock
+from civitai_mock.mock_server.engine.accounts import InsufficientBuzz
 from civitai_mock.mock_server.engine.service import Engine, EngineConfig
 from civitai_mock.mock_server.engine.sqlite_store import SqliteStore
+from civitai_mock.mock_server.engine.store import MemoryStore
 
 JOIN_SECONDS = 10.0
 
@@ -113,3 +117,41 @@ def test_a_flush_returns_only_once_its_own_writes_are_committed(tmp_path: Path) 
     assert not draining.is_alive()
     assert on_disk == ("1",), "the flush returned before its own write was committed"
     store.close()
+
+
+def _ids_of(e: Engine, workflow_id: str) -> list[str]:
+    record = e.store.get("t", workflow_id)
+    assert record is not None
+    return [record.id, *(s.job_id for s in record.steps), *(s.blob_id for s in record.steps),
+            *(t["id"] for t in record.transactions)]
+
+
+def test_a_refused_submission_leaves_later_ids_unchanged() -> None:
+    """Insufficient Buzz at the same virtual moment: the next workflow gets the ids it would have got anyway."""
+    config = {"secret": b"x", "balances": {"blue": 0, "green": 0, "yellow": 2000}}
+    refused = Engine(VirtualClock(), config=EngineConfig(**config))  # type: ignore[arg-type]
+    with pytest.raises(InsufficientBuzz):
+        refused.submit("t", body(duration=15, mode="professional", generateAudio=True))
+    fresh = Engine(VirtualClock(), config=EngineConfig(**config))  # type: ignore[arg-type]
+    assert _ids_of(refused, refused.submit("t", body())) == _ids_of(fresh, fresh.submit("t", body()))
+
+
+def test_a_submission_the_store_refuses_leaves_later_ids_unchanged() -> None:
+    """The store fails to add the workflow: no charge, and the next workflow's ids are the ones it would have got."""
+    class FailingOnce(MemoryStore):
+        failed = False
+
+        def add(self, record: Any) -> None:
+            if not self.failed:
+                self.failed = True
+                raise OSError("disk full")
+            super().add(record)
+
+    store = FailingOnce()
+    failing = Engine(VirtualClock(), store, EngineConfig(secret=b"x"))
+    before = failing.accounts.balances("t")
+    with pytest.raises(OSError):
+        failing.submit("t", body())
+    assert failing.accounts.balances("t") == before
+    fresh = Engine(VirtualClock(), config=EngineConfig(secret=b"x"))
+    assert _ids_of(failing, failing.submit("t", body())) == _ids_of(fresh, fresh.submit("t", body()))

@@ -5,6 +5,14 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+
+class IdSnapshot(NamedTuple):
+    """Where an ``IdFactory`` stood: its generator's state and how many workflow ids it had handed out."""
+
+    rng_state: Any
+    seen: int
 
 
 class IdFactory:
@@ -12,7 +20,17 @@ class IdFactory:
 
     def __init__(self, rng: random.Random):
         self._rng = rng
-        self._seen: set[str] = set()
+        self._seen: dict[str, None] = {}  # workflow ids handed out, in order (``restore`` drops the newest)
+
+    def snapshot(self) -> IdSnapshot:
+        """The factory's position now: ``restore`` undoes every draw made after it."""
+        return IdSnapshot(self._rng.getstate(), len(self._seen))
+
+    def restore(self, snapshot: IdSnapshot) -> None:
+        """Go back to ``snapshot``: the same ids are drawn again, as if the draws since never happened."""
+        self._rng.setstate(snapshot.rng_state)
+        while len(self._seen) > snapshot.seen:
+            self._seen.popitem()
 
     def workflow_id(self, now: float) -> str:
         """A workflow id: creation time to the millisecond, then random hex (like ``20260810223715659-1a2b3c``)."""
@@ -20,7 +38,7 @@ class IdFactory:
         while True:
             candidate = f"{stamp}-{self._rng.getrandbits(24):06x}"
             if candidate not in self._seen:
-                self._seen.add(candidate)
+                self._seen[candidate] = None
                 return candidate
 
     def uuid(self) -> str:

@@ -45,12 +45,12 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
             outcomes, taken = [], iter(queued)
             for one in forced:
                 outcomes.append(build.combine(one, next(taken, None) if build.takes_queued(one) else None))
-            rng_state = self.rng.getstate()
+            drawn = self.ids.snapshot()  # self.ids draws from self.rng: one snapshot covers both
             record = build.build_record(tenant, submission, outcomes, order, [], now, self.ids, self.rng, self.scale)
             try:
                 charges = self.accounts.debit(tenant, record.price, order)
             except Exception:
-                self.rng.setstate(rng_state)  # a refused submission draws no ids: later ones stay the same
+                self.ids.restore(drawn)  # a refused submission draws no ids: later ones stay the same
                 raise
             record.transactions = [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(),
                                     "accountType": c.account} for c in charges]
@@ -59,7 +59,8 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
             try:
                 self.store.add(record)
             except Exception:
-                self.accounts.credit(tenant, charges)  # nothing stored: nothing charged
+                self.accounts.credit(tenant, charges)  # nothing stored: nothing charged, no ids drawn
+                self.ids.restore(drawn)
                 raise
             self.outcomes.drop(tenant, len(queued))
             self._tenant_keys[tenant_key(tenant)] = tenant
