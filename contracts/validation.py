@@ -284,8 +284,9 @@ def validate_submission(body: Any) -> Submission:
     edges: dict[int, list[tuple[Reference, int]]] = {}
     for index, raw in enumerate(raw_steps):
         prefix = f"steps[{index}]"
-        if names[index] in names[:index] and isinstance(raw, dict) and raw.get("name") is not None:
-            errors.setdefault(f"{prefix}.name", []).append(f"step name '{names[index]}' is used twice")
+        clash = _name_clash(raw_steps, names, index)
+        if clash:
+            errors.setdefault(f"{prefix}.name", []).append(clash)
         step = _validate_step(raw, prefix, errors, arguments, (index, names, kinds), edges)
         if step is not None:
             steps.append(step)
@@ -293,6 +294,19 @@ def validate_submission(body: Any) -> Submission:
     if errors or template is None:
         raise ContractViolation(errors)
     return Submission(template=template, steps=steps)
+
+
+def _name_clash(raw_steps: list[Any], names: list[str], index: int) -> str | None:
+    """Why step ``index``'s explicit name is refused: another step is called so (explicitly before it, or
+    implicitly anywhere: ``$N`` of the unnamed step N), so a reference to it would name two steps."""
+    raw, name = raw_steps[index], names[index]
+    if not isinstance(raw, dict) or raw.get("name") is None:
+        return None
+    unnamed = [other for other, same in enumerate(names) if other != index and same == name and
+               not (isinstance(raw_steps[other], dict) and raw_steps[other].get("name") is not None)]
+    if unnamed:
+        return f"step name '{name}' is the implicit name of the unnamed step {unnamed[0]}: a reference would be ambiguous"
+    return f"step name '{name}' is used twice" if name in names[:index] else None
 
 
 def _name_of(raw: Any, index: int) -> str:

@@ -116,3 +116,31 @@ def test_snake_case_input_keys_are_ignored_like_any_unknown_property() -> None:
 def test_snake_case_update_keys_are_ignored() -> None:
     assert UpdateWorkflowRequest.model_validate({"allow_mature_content": True}).allow_mature_content is None
     assert WorkflowTemplate.model_validate({"steps": [{}], "allow_mature_content": True}).allow_mature_content is None
+
+
+# --- step names ----------------------------------------------------------------------------------
+
+KLING_FROM = {"engine": "kling-v3", "operation": "image-to-video", "prompt": "the fox runs"}
+
+
+def test_a_name_colliding_with_a_later_steps_implicit_name_is_refused() -> None:
+    body = {"steps": [{**STILL, "name": "$1"}, {**STILL, "name": None},
+                      {"$type": "videoGen", "input": {**KLING_FROM, "sourceImage": ref("output.images[0].url", "1")}}]}
+    errors = refused(body)
+    assert list(errors) == ["steps[0].name"] and "'$1'" in errors["steps[0].name"][0]
+
+
+def test_a_name_colliding_with_an_earlier_steps_implicit_name_is_refused() -> None:
+    body = {"steps": [{**STILL, "name": None}, {**STILL, "name": "$0"}]}
+    assert list(refused(body)) == ["steps[1].name"]
+
+
+def test_the_engine_resolves_a_reference_to_the_step_validation_named(civitai_mock: Any) -> None:
+    still = {**STILL, "name": None}
+    body = {"steps": [{"$type": "videoGen", "input": {**KLING_FROM, "sourceImage": ref("output.images[0].url", "01")}},
+                      still]}
+    workflow = civitai_mock.client.post(SUBMIT, params={"wait": 0}, json=body).json()
+    assert civitai_mock.engine.dependencies(civitai_mock.token, workflow["id"]) == {"$0": ["$1"]}
+    civitai_mock.advance(1800)
+    final = civitai_mock.client.get(f"{SUBMIT}/{workflow['id']}").json()
+    assert [s["status"] for s in final["steps"]] == ["succeeded", "succeeded"]

@@ -15,7 +15,7 @@ from typing import Any
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.image import ImageInput
 from civitai_mock.contracts.kling import VideoInput
-from civitai_mock.contracts.references import find
+from civitai_mock.contracts.references import find, step_index
 from civitai_mock.contracts.template import VIDEO_GEN
 from civitai_mock.contracts.validation import StepInput, provisional_input, validate_step_input
 from civitai_mock.contracts.workflow import MATURE_CURRENCY, MATURE_NSFW_LEVELS, NSFW_ORDER
@@ -244,11 +244,8 @@ class WorkflowRecord:
         return events[self.applied].at if self.applied < len(events) else None
 
     def step_index(self, name: str) -> int | None:
-        """Index of the step called ``name`` (``0`` is accepted for ``$0``)."""
-        for index, step in enumerate(self.steps):
-            if step.name == name or (step.name == f"${name}" and name.isdigit()):
-                return index
-        return None
+        """Index of the step called ``name`` (``$N`` / ``N`` for the unnamed step N), as validation resolves it."""
+        return step_index(name, [step.name for step in self.steps])
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict (for SQLite)."""
