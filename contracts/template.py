@@ -14,11 +14,10 @@ from civitai_mock.contracts.workflow import (
     EXTERNAL_ID_MAX,
     EXTERNAL_ID_PATTERN,
     MAX_STEPS,
-    MAX_TAG_LENGTH,
-    MAX_TAGS,
     Currency,
     NSFWLevel,
     Priority,
+    Tags,
     UpgradeMode,
 )
 
@@ -45,16 +44,6 @@ CallbackEventType = Literal[CALLBACK_EVENT_TYPES]  # type: ignore[valid-type]
 def _timespan(value: str) -> str:
     parse_step_timeout(value)
     return value
-
-
-def _unique(values: list[str]) -> list[str]:
-    if len(set(values)) != len(values):
-        raise ValueError("tags must be unique")
-    return values
-
-
-Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]
-Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique)]
 
 
 class CallbackTemplate(ContractModel):

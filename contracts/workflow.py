@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 from pydantic.alias_generators import to_camel
 
 from civitai_mock.contracts.casing import any_case
@@ -81,6 +81,17 @@ def _trim_fraction(value: Any) -> Any:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_trim_fraction)]
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("tags must be unique")
+    return values
+
+
+#: A workflow's tags, the same rules on submit and on update: at most 10, each of 1–200 characters, none twice.
+Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]], Field(max_length=MAX_TAGS),
+                 AfterValidator(_unique)]
 
 
 class ApiModel(BaseModel):
@@ -290,7 +301,7 @@ class UpdateWorkflowRequest(ApiModel):
 
     status: any_case(Literal["canceled"]) | None = None  # type: ignore[valid-type]
     metadata: dict[str, Any] | None = None
-    tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH)]], Field(max_length=MAX_TAGS)] | None = None
+    tags: Tags | None = None
     allow_mature_content: bool | None = None
     download_priority: any_case(Priority) | None = None  # type: ignore[valid-type]
 

@@ -144,3 +144,25 @@ def test_the_engine_resolves_a_reference_to_the_step_validation_named(civitai_mo
     civitai_mock.advance(1800)
     final = civitai_mock.client.get(f"{SUBMIT}/{workflow['id']}").json()
     assert [s["status"] for s in final["steps"]] == ["succeeded", "succeeded"]
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "x"}}]}
+
+
+def test_an_update_with_a_tag_twice_is_refused_as_a_submit_is(civitai_mock: Any) -> None:
+    workflow_id = civitai_mock.client.post(SUBMIT, params={"wait": 0}, json={**BODY, "tags": ["a"]}).json()["id"]
+    answer = civitai_mock.client.put(f"{SUBMIT}/{workflow_id}", json={"tags": ["b", "b"]})
+    assert answer.status_code == 400 and "tags" in answer.json()["errors"]
+    assert civitai_mock.client.get(f"{SUBMIT}/{workflow_id}").json()["tags"] == ["a"]
+    assert "tags" in refused({**BODY, "tags": ["b", "b"]})
+
+
+def test_adding_a_present_tag_changes_nothing_and_an_eleventh_is_refused(civitai_mock: Any) -> None:
+    tags = [f"t{i}" for i in range(10)]
+    workflow_id = civitai_mock.client.post(SUBMIT, params={"wait": 0}, json={**BODY, "tags": tags}).json()["id"]
+    assert civitai_mock.client.post(f"{SUBMIT}/{workflow_id}/tags", json="t0").status_code == 204
+    eleventh = civitai_mock.client.post(f"{SUBMIT}/{workflow_id}/tags", json="t10")
+    assert eleventh.status_code == 400 and list(eleventh.json()["errors"]) == ["tag"]
+    assert civitai_mock.client.get(f"{SUBMIT}/{workflow_id}").json()["tags"] == tags

@@ -17,26 +17,12 @@ from civitai_mock.contracts.validation import (
     errors_of,
     validate_step_input,
 )
-from civitai_mock.contracts.workflow import (
-    MAX_TAG_LENGTH,
-    MAX_TAGS,
-    UpdateWorkflowRequest,
-    UpdateWorkflowStepRequest,
-)
+from civitai_mock.contracts.workflow import UpdateWorkflowRequest, UpdateWorkflowStepRequest
 from civitai_mock.mock_server.engine.errors import Conflict
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
 
 #: Step statuses in which a step may still be changed.
 CHANGEABLE_STEP_STATUSES = ("unassigned", "preparing", "scheduled")
-
-
-def check_tags(tags: list[Any], path: str = "tags") -> None:
-    """At most 10 tags of 1–200 characters; 400 otherwise."""
-    if len(tags) > MAX_TAGS:
-        raise ContractViolation({path: [f"A workflow can have at most {MAX_TAGS} tags"]})
-    for tag in tags:
-        if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LENGTH:
-            raise ContractViolation({path: [f"Each tag must be a string of 1 to {MAX_TAG_LENGTH} characters"]})
 
 
 def parse_update(body: Any) -> UpdateWorkflowRequest:
@@ -49,9 +35,8 @@ def parse_update(body: Any) -> UpdateWorkflowRequest:
 
 def apply_update(record: WorkflowRecord, request: UpdateWorkflowRequest) -> None:
     """Replace tags, metadata and ``allowMatureContent`` as the request says (cancel is the engine's)."""
-    if request.tags is not None:
-        check_tags(request.tags)
-        record.tags = list(dict.fromkeys(request.tags))
+    if request.tags is not None:  # the request model holds the tag rules (contracts.workflow.Tags)
+        record.tags = list(request.tags)
     if request.metadata is not None:
         record.metadata = request.metadata
     if request.allow_mature_content is not None:
@@ -93,7 +78,10 @@ def add_tag(record: WorkflowRecord, tag: Any) -> None:
     if not isinstance(tag, str):
         raise ContractViolation({"$": ["The body must be a JSON string: the tag to add"]})
     if tag not in record.tags:
-        check_tags([*record.tags, tag], "tag")
+        try:
+            parse_update({"tags": [*record.tags, tag]})  # the same tag rules as UpdateWorkflow and submit
+        except ContractViolation as violation:
+            raise ContractViolation({"tag": [m for ms in violation.errors.values() for m in ms]}) from None
         record.tags.append(tag)
 
 
