@@ -155,3 +155,28 @@ def test_a_submission_the_store_refuses_leaves_later_ids_unchanged() -> None:
     assert failing.accounts.balances("t") == before
     fresh = Engine(VirtualClock(), config=EngineConfig(secret=b"x"))
     assert _ids_of(failing, failing.submit("t", body())) == _ids_of(fresh, fresh.submit("t", body()))
+
+
+def test_each_webhook_payload_variant_is_rendered_once_per_event() -> None:
+    """Three callbacks (two detailed, one not): each event renders two payloads, shared by the callbacks."""
+    clock = VirtualClock()
+    e = Engine(clock, config=EngineConfig(secret=b"x"))
+    rendered: list[bool] = []
+    render = e.webhooks._render
+
+    def counting(record: Any, event: Any, detailed: bool) -> dict[str, Any]:
+        rendered.append(detailed)
+        return render(record, event, detailed)
+
+    e.webhooks._render = counting  # type: ignore[method-assign]
+    hooks = [{"url": f"https://example.com/{n}", "type": ["workflow:*", "step:*", "job:*"], "detailed": detailed}
+             for n, detailed in enumerate((True, False, True))]
+    e.submit("t", {**body(), "callbacks": hooks})
+    e.submit("t", body())  # no callbacks: nothing rendered
+    clock.advance(3600)
+    queued = e.webhooks.queued("t")
+    events = len(queued) // len(hooks)
+    assert events > 0 and len(queued) == events * len(hooks)
+    assert sorted(rendered) == [False] * events + [True] * events
+    by_url = {h["url"]: [q["event"] for q in queued if q["url"] == h["url"]] for h in hooks}
+    assert by_url["https://example.com/0"] == by_url["https://example.com/2"] != by_url["https://example.com/1"]

@@ -101,13 +101,19 @@ class WebhookBook:
     # --- queueing (the engine calls this for each lifecycle event, inside the lock) ----------
 
     def on_event(self, record: WorkflowRecord, event: Transition) -> None:
-        """Queue ``event`` for every callback of ``record`` whose filter takes it."""
+        """Queue ``event`` for every callback whose filter takes it; each payload variant is rendered once."""
+        if not record.callbacks:
+            return
         event_type = f"{event.scope}:{event.status}"
+        payloads: dict[bool, dict[str, Any]] = {}  # detailed or not: callbacks share the same payload
         with self._state.changing():
             for callback in record.callbacks:
                 if not wants(callback, event_type, event.scope):
                     continue
-                payload = self._render(record, event, bool(callback.get("detailed")))
+                detailed = bool(callback.get("detailed"))
+                if detailed not in payloads:
+                    payloads[detailed] = self._render(record, event, detailed)
+                payload = payloads[detailed]
                 self._rows += 1
                 delivery = Delivery(record.tenant, record.id, callback["url"], event_type, payload, event.at,
                                     row=self._rows)
