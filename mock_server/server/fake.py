@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from civitai_mock.mock_server.clock import SystemClock, VirtualClock
 from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL
 from civitai_mock.mock_server.engine.service import Engine, EngineConfig
 from civitai_mock.mock_server.engine.sqlite_store import SqliteStore
 from civitai_mock.mock_server.engine.store import MemoryStore, Store
+from civitai_mock.mock_server.engine.views import iso
 from civitai_mock.mock_server.server.sender import WebhookSender
 
 #: Largest request body accepted (Kestrel's default limit, which the real service runs behind).
@@ -66,6 +68,17 @@ class Fake:
     def virtual(self) -> bool:
         """True when time moves only through ``advance``."""
         return isinstance(self.clock, VirtualClock)
+
+    def clock_json(self, now: float | None = None) -> dict[str, Any]:
+        """The clock as ``/_mock/clock`` and the dashboard show it: ``now`` (default: the clock's), which clock, speed."""
+        return {"now": iso(self.clock.now() if now is None else now), "clock": "virtual" if self.virtual else "system",
+                "speed": None if self.virtual else self.config.speed}
+
+    def tenants(self) -> list[dict[str, Any]]:
+        """Every tenant the fake knows: its token, Buzz balances and how many workflows it has."""
+        engine = self.engine
+        return [{"token": token, "balances": engine.accounts.balances(token), "workflows": engine.count(token)}
+                for token in engine.tenants()]
 
     def advance(self, seconds: float) -> float:
         """Move time forward; return the new time.

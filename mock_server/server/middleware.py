@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from typing import Any
@@ -14,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
 from civitai_mock.mock_server.engine.requestlog import LOGGED_BODY_LIMIT
 from civitai_mock.mock_server.server.http_io import CHALLENGE, SEEN, bearer_token
-from civitai_mock.mock_server.server.problems import problem_body
+from civitai_mock.mock_server.server.problems import problem
 from civitai_mock.mock_server.server.redact import redacted_query
 
 log = logging.getLogger("civitai_mock.requests")
@@ -58,7 +57,7 @@ class FakeMiddleware:
         if fake is not None and path.startswith(CONTROL_PREFIX) and not control_allowed(scope, fake.config.control_token):
             await self._answer(401, "The control API needs the control token (serve --control-token, printed in "
                                     "the banner): send it as 'Authorization: Bearer <token>' or 'X-Control-Token'.",
-                               send, {"www-authenticate": CHALLENGE["WWW-Authenticate"]})
+                               scope, receive, send, {"www-authenticate": CHALLENGE["WWW-Authenticate"]})
             return
         token = _token(scope)
         chunks: list[bytes] = []
@@ -95,7 +94,7 @@ class FakeMiddleware:
             if fault is not None:
                 retry = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
                 await self._answer(fault.status, "Injected by the fake's control API (POST /_mock/faults).",
-                                   recording_send, retry)
+                                   scope, receive, recording_send, retry)
             else:
                 await self.app(scope, recording_receive, recording_send)
         except Exception:  # answered 500 further out (status stays 500 when no response started): logged too
@@ -124,9 +123,7 @@ class FakeMiddleware:
                      status_holder["status"], (time.perf_counter() - started) * 1000)
 
     @staticmethod
-    async def _answer(status: int, detail: str, send: Send, extra: dict[str, str] | None = None) -> None:
-        payload = json.dumps(problem_body(status, detail=detail)).encode()
-        headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(payload)).encode())]
-        headers += [(k.encode(), v.encode("latin-1")) for k, v in (extra or {}).items()]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+    async def _answer(status: int, detail: str, scope: Scope, receive: Receive, send: Send,
+                      extra: dict[str, str] | None = None) -> None:
+        """Answer a problem+json before the app runs (control token refused, injected fault)."""
+        await problem(status, detail=detail, headers=extra)(scope, receive, send)

@@ -17,7 +17,6 @@ from civitai_mock.contracts.outcomes import DIRECTIVES, Outcome, OutcomeError
 from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.engine.faults import Fault, FaultError
 from civitai_mock.mock_server.engine.requestlog import masked
-from civitai_mock.mock_server.engine.views import iso
 from civitai_mock.mock_server.server.http_io import JSONResponse, count_of, fake_of, json_body, json_object, token_of
 from civitai_mock.mock_server.server.openapi_control import index as control_index
 from civitai_mock.mock_server.server.routes import resource
@@ -64,8 +63,7 @@ async def scenario(request: Request) -> Response:
 async def clock(request: Request) -> Response:
     """The current time and which clock runs."""
     fake = fake_of(request)
-    return JSONResponse({"now": iso(fake.clock.now()), "clock": "virtual" if fake.virtual else "system",
-                         "virtual": fake.virtual, "speed": None if fake.virtual else fake.config.speed})
+    return JSONResponse({**fake.clock_json(), "virtual": fake.virtual})
 
 
 async def advance(request: Request) -> Response:
@@ -76,14 +74,12 @@ async def advance(request: Request) -> Response:
             or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
         raise ContractViolation({"seconds": [f"seconds must be a number from 0 to {MAX_ADVANCE_SECONDS}"]})
     now = await anyio.to_thread.run_sync(fake.advance, float(seconds))
-    return JSONResponse({"now": iso(now), "clock": "virtual" if fake.virtual else "system"})
+    return JSONResponse(fake.clock_json(now))
 
 
 async def tenants(request: Request) -> Response:
     """Every tenant the fake knows, with balances and how many workflows each has."""
-    engine = fake_of(request).engine
-    return JSONResponse({"items": [{"token": token, "balances": engine.accounts.balances(token),
-                                    "workflows": engine.count(token)} for token in engine.tenants()]})
+    return JSONResponse({"items": fake_of(request).tenants()})
 
 
 async def accounts(request: Request) -> Response:

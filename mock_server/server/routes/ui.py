@@ -85,12 +85,12 @@ async def state(request: Request) -> Response:
     """Everything the page shows, for the tenant (and workflow) it has selected."""
     fake = fake_of(request)
     engine = fake.engine
-    keys = {tenant_key(token): token for token in engine.tenants()}
-    tenants = [{"key": key, "name": masked(token), "balances": engine.accounts.balances(token),
-                "workflows": engine.count(token)} for key, token in keys.items()]
+    known = fake.tenants()
+    keys = {tenant_key(row["token"]): row["token"] for row in known}
+    tenants = [{"key": tenant_key(row["token"]), "name": masked(row["token"]), "balances": row["balances"],
+                "workflows": row["workflows"]} for row in known]
     chosen = keys.get(request.query_params.get("tenant", "")) or next(iter(keys.values()), None)
-    clock = {"now": iso(fake.clock.now()), "clock": "virtual" if fake.virtual else "system",
-             "speed": None if fake.virtual else fake.config.speed}
+    clock = fake.clock_json()
     if chosen is None:
         return JSONResponse({"clock": clock, "tenants": tenants, "tenant": None})
     judged = judge(engine, chosen)  # the whole log, as /_mock/lint judges it; only the newest are listed
