@@ -14,7 +14,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from civitai_mock.contracts.kling import INPUT_MODELS, KLING, KLING_V3, POLL_CADENCE_SECONDS
+from civitai_mock.contracts.kling import KLING, KLING_V3, POLL_CADENCE_SECONDS
 from civitai_mock.contracts.paths import RECIPE_PATH, SUBMIT_PATH, WORKFLOWS, blob_id_of, workflow_id_of
 from civitai_mock.contracts.references import is_reference
 from civitai_mock.contracts.template import StepTemplate, WorkflowTemplate
@@ -41,6 +41,7 @@ from civitai_mock.contracts.traffic import (
     wait_of,
     waited,
 )
+from civitai_mock.contracts.validation import input_model
 from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 
 #: Client errors the guide says not to retry until the request itself changed.
@@ -116,7 +117,7 @@ def kling_submits_wait_zero(log: list[Entry], inbox: list[Entry]) -> Iterator[Fi
     for entry in log:
         if entry["method"] != "POST" or not SUBMIT_PATH.match(entry["path"]) or query(entry).get("whatif") == "true":
             continue
-        if wait_of(entry) > 0 and any(i.get("engine") in (KLING, KLING_V3) for _, i in step_inputs(entry)):
+        if wait_of(entry) > 0 and any(i.get("engine") in (KLING, KLING_V3) for _, _, i in step_inputs(entry)):
             yield Finding(f"Submitted a Kling workflow with wait={query(entry).get('wait')}", [entry])
 
 
@@ -125,7 +126,7 @@ def kling_duration_types(log: list[Entry], inbox: list[Entry]) -> Iterator[Findi
     for entry in log:
         if not is_workflow_submit(entry):
             continue
-        for where, step_input in step_inputs(entry):
+        for where, _, step_input in step_inputs(entry):
             duration, engine = step_input.get("duration"), step_input.get("engine")
             if duration is None or is_reference(duration):  # a $ref is checked by the service when it resolves
                 continue
@@ -383,10 +384,9 @@ def _unknown_in(entry: Entry) -> Iterable[str]:
         yield from unknown_properties(body, WorkflowTemplate)
         for index, step in enumerate(body.get("steps") or [] if isinstance(body, dict) else []):
             if isinstance(step, dict):
-                yield from (p for p in unknown_properties(step, StepTemplate, f"steps[{index}]")
-                            if not p.endswith(".input"))
-    for where, step_input in step_inputs(entry):
-        model = INPUT_MODELS.get(str(step_input.get("engine")))
+                yield from unknown_properties(step, StepTemplate, f"steps[{index}]")
+    for where, step_type, step_input in step_inputs(entry):
+        model = input_model(step_type, step_input.get("engine"))
         if model is not None:
             yield from unknown_properties(step_input, model, where)
 

@@ -22,6 +22,7 @@ from civitai_mock.contracts.paths import (
     is_submit,
     workflow_id_of,
 )
+from civitai_mock.contracts.template import VIDEO_GEN
 
 Entry = dict[str, Any]
 
@@ -120,15 +121,15 @@ def retry_after(entry: Entry) -> float | None:
         return None
 
 
-def step_inputs(entry: Entry) -> list[tuple[str, dict[str, Any]]]:
-    """(JSON path, input) of every videoGen input in a submit body."""
+def step_inputs(entry: Entry) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(JSON path, step ``$type``, input) of every step input in a submit body (a recipe's body is a videoGen input)."""
     body = entry.get("body")
     if not isinstance(body, dict):
         return []
     if RECIPE_PATH.match(entry["path"]):
-        return [("", body)]
+        return [("", VIDEO_GEN, body)]
     steps = body.get("steps") if isinstance(body.get("steps"), list) else []
-    return [(f"steps[{i}].input", s["input"]) for i, s in enumerate(steps)
+    return [(f"steps[{i}].input", s.get("$type"), s["input"]) for i, s in enumerate(steps)
             if isinstance(s, dict) and isinstance(s.get("input"), dict)]
 
 

@@ -18,14 +18,19 @@ from civitai_mock.contracts.template import (
     IMAGE_GEN,
     KNOWN_STEP_TYPES,
     STEP_TYPES,
+    VIDEO_GEN,
     StepTemplate,
     WorkflowTemplate,
 )
 from civitai_mock.contracts.workflow import MAX_STEPS
 
 StepInput = kling.VideoInput | image.ImageInput
-__all__ = ["ContractViolation", "Errors", "Submission", "ValidStep", "errors_of", "join_path", "validate_image_input",
-           "validate_step_input", "validate_submission", "validate_video_input"]
+#: The input model of each simulated step type, by engine: what validation and the linter read.
+INPUT_MODELS: dict[str, dict[str, type[kling.ContractModel]]] = {
+    VIDEO_GEN: kling.INPUT_MODELS, IMAGE_GEN: image.IMAGE_INPUT_MODELS,
+}
+__all__ = ["INPUT_MODELS", "ContractViolation", "Errors", "Submission", "ValidStep", "errors_of", "input_model",
+           "join_path", "validate_image_input", "validate_step_input", "validate_submission", "validate_video_input"]
 
 
 MSG_WHOLE_INPUT = ("input must be an object of the step's inputs, not a reference: a step's output is never a "
@@ -137,7 +142,13 @@ def errors_of(model: type[BaseModel], exc: ValidationError, prefix: str) -> Erro
     return errors
 
 
-def _input_model(raw: Any, prefix: str, models: dict[str, Any], engines: Any, kind: str) -> Any:
+def input_model(step_type: Any, engine: Any) -> type[kling.ContractModel] | None:
+    """The input model of a step type's engine (``INPUT_MODELS``), or None for one this fake does not simulate."""
+    models = INPUT_MODELS.get(step_type) if isinstance(step_type, str) else None
+    return models.get(engine) if models is not None and isinstance(engine, str) else None
+
+
+def _input_model(raw: Any, prefix: str, step_type: str) -> Any:
     """The input model for ``raw``'s engine; ContractViolation when it is no object or names no engine we know."""
     if not isinstance(raw, dict):
         raise ContractViolation({prefix or "$": ["input must be an object"]}, mismatched=frozenset({prefix or "$"}))
@@ -145,16 +156,18 @@ def _input_model(raw: Any, prefix: str, models: dict[str, Any], engines: Any, ki
     at = join_path(prefix, ("engine",))
     if engine is None:
         raise ContractViolation({at: [kling.MSG_REQUIRED.format(field="engine")]}, mismatched=frozenset({at}))
-    model = models.get(engine) if isinstance(engine, str) else None
+    model = input_model(step_type, engine)
     if model is None:  # an engine read from a reference is never one: refused for good as well
-        message = f"engine '{engine}' is not supported by this fake{kind}; supported engines: {', '.join(engines)}"
+        kind = "" if step_type == VIDEO_GEN else f" for {step_type}"
+        engines = ", ".join(INPUT_MODELS[step_type])
+        message = f"engine '{engine}' is not supported by this fake{kind}; supported engines: {engines}"
         raise ContractViolation({at: [message]}, mismatched=frozenset({at}))
     return model
 
 
 def validate_video_input(raw: Any, prefix: str = "") -> kling.VideoInput:
     """Validate one videoGen input for its engine; raise ContractViolation with paths under ``prefix``."""
-    model = _input_model(raw, prefix, kling.INPUT_MODELS, kling.ENGINES, "")
+    model = _input_model(raw, prefix, VIDEO_GEN)
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:
@@ -172,7 +185,7 @@ def validate_video_input(raw: Any, prefix: str = "") -> kling.VideoInput:
 
 def validate_image_input(raw: Any, prefix: str = "") -> image.ImageInput:
     """Validate one imageGen input for its engine; raise ContractViolation with paths under ``prefix``."""
-    model = _input_model(raw, prefix, image.IMAGE_INPUT_MODELS, image.IMAGE_ENGINES, " for imageGen")
+    model = _input_model(raw, prefix, IMAGE_GEN)
     try:
         return model.model_validate(raw)  # type: ignore[return-value]
     except ValidationError as exc:
@@ -304,8 +317,9 @@ def _name_clash(raw_steps: list[Any], names: list[str], index: int) -> str | Non
         return None
     unnamed = [other for other, same in enumerate(names) if other != index and same == name and
                not (isinstance(raw_steps[other], dict) and raw_steps[other].get("name") is not None)]
-    if unnamed:
-        return f"step name '{name}' is the implicit name of the unnamed step {unnamed[0]}: a reference would be ambiguous"
+    if unnamed:  # a reference to it would name two steps
+        return (f"step name '{name}' is the implicit name of the unnamed step {unnamed[0]}: "
+                "references would be ambiguous")
     return f"step name '{name}' is used twice" if name in names[:index] else None
 
 

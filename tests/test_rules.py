@@ -280,6 +280,15 @@ def test_every_documented_property_is_known() -> None:
     assert lint(log) == []
 
 
+def test_unknown_properties_of_an_image_input_are_reported_too() -> None:
+    image = {"engine": "google", "model": "imagen4", "prompt": "p", "numImage": 2, "aspectRatio": "1:1"}
+    log = [{"seq": 1, "at": 0.0, "method": "POST", "path": SUBMIT, "query": {}, "status": 400,
+            "body": {"steps": [{"$type": "imageGen", "input": image}, {"$type": "videoGen", "input": {**V3, "spin": 1}}]}}]
+    [advice] = lint(log)
+    assert advice.rule == "unknown-input-property"
+    assert advice.message.endswith("steps[0].input.numImage, steps[1].input.spin")
+
+
 def test_ignore_severities_and_unknown_rule_ids(civitai_mock: CivitaiMock) -> None:
     civitai_mock.client.post(SUBMIT, params={"wait": 10}, json=body({**V3, "seed": 3}))
     assert rules(civitai_mock) == {"kling-wait-zero", "unknown-input-property"}
