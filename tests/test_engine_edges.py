@@ -63,7 +63,7 @@ class _Observed:
         self._on_acquire()
         self._lock.acquire()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._lock.release()
 
 
@@ -180,3 +180,28 @@ def test_each_webhook_payload_variant_is_rendered_once_per_event() -> None:
     assert sorted(rendered) == [False] * events + [True] * events
     by_url = {h["url"]: [q["event"] for q in queued if q["url"] == h["url"]] for h in hooks}
     assert by_url["https://example.com/0"] == by_url["https://example.com/2"] != by_url["https://example.com/1"]
+
+
+class ManualClock:
+    """A wall-like clock the test moves by hand: nothing settles until the engine asks for the time."""
+
+    scale = 1.0
+
+    def __init__(self) -> None:
+        self.at = VirtualClock().now()
+
+    def now(self) -> float:
+        return self.at
+
+
+def test_allowing_mature_content_settles_due_refunds_before_upgrading() -> None:
+    """A failed workflow whose refund is due but not yet applied: the upgrade sees it refunded and charges nothing."""
+    clock = ManualClock()
+    e = Engine(clock, config=EngineConfig(secret=b"x"))
+    start = e.accounts.balances("t")
+    workflow_id = e.submit("t", body("[mock:fail=no_provider_available] a fox"))
+    clock.at += 3600  # the step failed long ago; nothing has read the clock since
+    e.update_workflow("t", workflow_id, {"allowMatureContent": True})
+    assert e.accounts.balances("t") == start
+    assert [(t["type"], t["accountType"]) for t in e.view("t", workflow_id)["transactions"]["list"]] == \
+        [("debit", "blue"), ("credit", "blue")]

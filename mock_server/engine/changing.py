@@ -50,11 +50,12 @@ class WorkflowChanges(WorkflowReads):
         """UpdateWorkflow: replace metadata / tags, allow mature content, or cancel."""
         request = updates.parse_update(body)
         with self.state.changing():
+            now = self.now()  # refunds already due are applied before the upgrade looks at the charges
             record = self._record(tenant, workflow_id)
             if request.allow_mature_content is True and record.allow_mature_content is not True:
                 self._upgrade(record)  # the guide: refund blue/green, charge yellow; 400 when yellow is short
             updates.apply_update(record, request)
-            if dependencies.compose(record, self.render.output_at, since=self.clock.now()):
+            if dependencies.compose(record, self.render.output_at, since=now):
                 self._schedule(record)  # references still to resolve now read output that is no longer withheld
             self.store.save(record)
             if request.status == "canceled":
