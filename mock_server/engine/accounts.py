@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from civitai_mock.contracts.workflow import (
     CURRENCIES,
@@ -33,6 +33,13 @@ class Charge:
 
     account: str
     amount: int
+
+
+def transactions(kind: str, charges: Iterable[Charge], new_id: Callable[[], str] | None) -> list[dict[str, Any]]:
+    """``transactions`` entries (``kind`` "debit" or "credit") for ``charges``; ids from ``new_id`` (None: no ids)."""
+    if new_id is None:
+        return [{"type": kind, "amount": c.amount, "accountType": c.account} for c in charges]
+    return [{"type": kind, "amount": c.amount, "id": new_id(), "accountType": c.account} for c in charges]
 
 
 def charging_order(currencies: list[str] | None, allow_mature_content: bool | None) -> list[str]:

@@ -9,6 +9,7 @@ from civitai_mock.contracts.validation import validate_step_input
 from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 from civitai_mock.mock_server.engine import dependencies, updates
 from civitai_mock.mock_server.engine import submission as build
+from civitai_mock.mock_server.engine.accounts import transactions
 from civitai_mock.mock_server.engine.core import give_back
 from civitai_mock.mock_server.engine.errors import Conflict
 from civitai_mock.mock_server.engine.reading import WorkflowReads
@@ -123,13 +124,11 @@ class WorkflowChanges(WorkflowReads):
             except Exception:
                 step.replace_input(validate_step_input(step.type_, old))
                 raise
-            record.transactions += [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(),
-                                     "accountType": c.account} for c in charges]
+            record.transactions += transactions("debit", charges, self.ids.uuid)
         elif difference < 0:
             credits = give_back(record.charged(), -difference, record.currencies)
             self.accounts.credit(record.tenant, credits)
-            record.transactions += [{"type": "credit", "amount": c.amount, "id": self.ids.uuid(),
-                                     "accountType": c.account} for c in credits]
+            record.transactions += transactions("credit", credits, self.ids.uuid)
         build.replan(record, index, random.Random(f"{self.config.seed}:{record.id}:{index}:{step.input}"), self.scale)
 
 

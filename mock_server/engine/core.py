@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from civitai_mock.contracts.workflow import FAILED_STATUSES, MATURE_CONTENT_BLOCK, MATURE_CURRENCY
 from civitai_mock.mock_server.clock import Clock, VirtualClock
 from civitai_mock.mock_server.engine import dependencies
-from civitai_mock.mock_server.engine.accounts import Accounts, Charge, InsufficientBuzz
+from civitai_mock.mock_server.engine.accounts import Accounts, Charge, InsufficientBuzz, transactions
 from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL, BlobSigner, tenant_key
 from civitai_mock.mock_server.engine.errors import NotFound, UpgradeRefused
 from civitai_mock.mock_server.engine.faults import Faults
@@ -157,8 +157,7 @@ class EngineCore:
         else:
             credits = give_back(held, min(record.step_share(index), sum(held.values())), record.currencies)
         self.accounts.credit(record.tenant, credits)
-        record.transactions += [{"type": "credit", "amount": c.amount, "id": self.ids.uuid(), "accountType": c.account}
-                                for c in credits]
+        record.transactions += transactions("credit", credits, self.ids.uuid)
 
     def _upgrade(self, record: WorkflowRecord) -> None:
         """Pay in yellow what blue/green paid (refunding those), so mature output may be released."""
@@ -169,11 +168,10 @@ class EngineCore:
                 charges = self.accounts.debit(record.tenant, total, [MATURE_CURRENCY])
             except InsufficientBuzz as short:
                 raise UpgradeRefused(total, short.available, [MATURE_CURRENCY]) from None
-            self.accounts.credit(record.tenant, [Charge(account, amount) for account, amount in other.items()])
-            record.transactions += [{"type": "credit", "amount": amount, "id": self.ids.uuid(), "accountType": account}
-                                    for account, amount in other.items()]
-            record.transactions += [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(),
-                                     "accountType": c.account} for c in charges]
+            credits = [Charge(account, amount) for account, amount in other.items()]
+            self.accounts.credit(record.tenant, credits)
+            record.transactions += transactions("credit", credits, self.ids.uuid)
+            record.transactions += transactions("debit", charges, self.ids.uuid)
         record.currencies = [MATURE_CURRENCY]
 
     def _upgrade_automatically(self, record: WorkflowRecord, index: int) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from civitai_mock.contracts.validation import ContractViolation, validate_submission
 from civitai_mock.mock_server.engine import dependencies
 from civitai_mock.mock_server.engine import submission as build
-from civitai_mock.mock_server.engine.accounts import charging_order
+from civitai_mock.mock_server.engine.accounts import charging_order, transactions
 from civitai_mock.mock_server.engine.blob_access import BlobAccess, BlobInfo
 from civitai_mock.mock_server.engine.blobs import tenant_key
 from civitai_mock.mock_server.engine.changing import WorkflowChanges
@@ -52,8 +52,7 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
             except Exception:
                 self.ids.restore(drawn)  # a refused submission draws no ids: later ones stay the same
                 raise
-            record.transactions = [{"type": "debit", "amount": c.amount, "id": self.ids.uuid(),
-                                    "accountType": c.account} for c in charges]
+            record.transactions = transactions("debit", charges, self.ids.uuid)
             dependencies.compose(record, self.render.output_at)  # steps that wait: planned from their dependencies
             record.seq = self.store.next_seq()
             try:
@@ -77,7 +76,7 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
             record = build.build_record(tenant, submission, outcomes, order, [], now, IdFactory(scratch), scratch,
                                         self.scale)
             charges, short = self.accounts.plan(tenant, record.price, order)
-            record.transactions = [{"type": "debit", "amount": c.amount, "accountType": c.account} for c in charges]
+            record.transactions = transactions("debit", charges, None)
             dependencies.compose(record, self.render.output_at)
             view = self.render.workflow(record, now, self.config.public_url)
             view.pop("id", None)
