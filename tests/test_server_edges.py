@@ -80,3 +80,36 @@ def test_a_405_is_a_problem_with_the_sorted_allow_header() -> None:
             assert answer.headers["allow"] == allow, (method, path, answer.headers["allow"])
             assert answer.json()["status"] == 405 and method in answer.json()["detail"]
         assert mock.client.head(SUBMIT).status_code == 200  # HEAD answers as GET does, without a body
+
+
+def test_each_app_takes_its_own_exception_handlers_and_middleware(monkeypatch: Any) -> None:
+    """``handle.app`` is a Starlette app like any other: handlers and middleware added to it apply to it only."""
+    from starlette.responses import PlainTextResponse
+
+    class Teapot(Exception):
+        pass
+
+    async def brew(request: Any, exc: Exception) -> PlainTextResponse:
+        return PlainTextResponse("short and stout", status_code=418)
+
+    class Tag:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            async def tagged(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", []), (b"x-tagged", b"1")]
+                await send(message)
+            await self.app(scope, receive, tagged)
+
+    def boil(*args: Any, **kwargs: Any) -> Any:
+        raise Teapot()
+
+    with civitai_fake(token="t1") as mock, civitai_fake(token="t2") as other:
+        mock.app.add_exception_handler(Teapot, brew)
+        mock.app.add_middleware(Tag)
+        monkeypatch.setattr(mock.fake.engine, "query", boil)
+        answer = mock.client.get(SUBMIT)
+        assert answer.status_code == 418 and answer.headers.get("x-tagged") == "1"
+        assert other.client.get(SUBMIT).status_code == 200 and "x-tagged" not in other.client.get(SUBMIT).headers

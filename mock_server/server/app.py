@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from typing import Any, AsyncIterator
 
@@ -13,7 +12,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.engine.accounts import InsufficientBuzz
@@ -107,16 +105,9 @@ def _starlette() -> Starlette:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _shared_stack() -> ASGIApp:
-    """Middleware, exception handlers and router, built once: they hold no fake (it is read from ``scope["app"]``)."""
-    return _starlette().build_middleware_stack()
-
-
 def create_app(fake: Fake | None = None, **config: Any) -> Starlette:
     """A Starlette app serving ``fake`` (or a new fake built from ``FakeConfig(**config)``)."""
     fake = fake or Fake(FakeConfig(**config))
     app = _starlette()
     app.state.fake = fake
-    app.middleware_stack = _shared_stack()  # every app runs the same immutable stack: cheap to build per test
     return app
