@@ -9,9 +9,20 @@ import pytest
 
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.jsontext import JsonTextError, loads
+from civitai_mock.contracts.outcomes import (
+    DEFAULT_BLOCKED_REASON,
+    DEFAULT_FAILURE_REASON,
+    Outcome,
+    OutcomeError,
+    ending_outcome,
+    parse_directives,
+)
+from civitai_mock.contracts.timelines import ENDINGS
+from civitai_mock.contracts.timespan import MAX_STEP_TIMEOUT_SECONDS
 from civitai_mock.contracts.template import WorkflowTemplate
 from civitai_mock.contracts.validation import ContractViolation, validate_submission, validate_video_input
 from civitai_mock.contracts.workflow import UpdateWorkflowRequest
+from civitai_mock.kit.responses import run_until
 
 SUBMIT = "/v2/consumer/workflows"
 STILL = {"$type": "imageGen", "name": "a", "input": {"engine": "google", "model": "imagen4", "prompt": "p"}}
@@ -166,3 +177,35 @@ def test_adding_a_present_tag_changes_nothing_and_an_eleventh_is_refused(civitai
     eleventh = civitai_mock.client.post(f"{SUBMIT}/{workflow_id}/tags", json="t10")
     assert eleventh.status_code == 400 and list(eleventh.json()["errors"]) == ["tag"]
     assert civitai_mock.client.get(f"{SUBMIT}/{workflow_id}").json()["tags"] == tags
+
+
+# --- outcomes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind,directive", [("block", "[mock:block]"), ("fail", "[mock:fail]"),
+                                            ("expire", "[mock:expire]"), ("cancel", "[mock:cancel]")])
+def test_an_outcome_is_the_same_however_it_was_asked_for(kind: str, directive: str) -> None:
+    assert Outcome(kind) == Outcome.from_json({"kind": kind}) == parse_directives(directive)
+
+
+def test_outcome_defaults_are_filled_once() -> None:
+    assert (Outcome("block").reason, Outcome("block").blocked_reason) == ("blocked", DEFAULT_BLOCKED_REASON)
+    assert Outcome("fail").reason == DEFAULT_FAILURE_REASON
+    assert Outcome("block", blocked_reason="nudity").blocked_reason == "nudity"
+    with pytest.raises(OutcomeError, match=str(MAX_STEP_TIMEOUT_SECONDS)):
+        Outcome(runtime=MAX_STEP_TIMEOUT_SECONDS + 1)
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS))
+def test_each_timeline_ending_maps_to_one_outcome(ending: str) -> None:
+    status, reason = ENDINGS[ending]
+    outcome = ending_outcome(status, reason)
+    assert outcome.kind == {"succeeded": "succeed", "expired": "expire", "canceled": "cancel"}.get(
+        status, "block" if reason == "blocked" else "fail")
+    assert outcome.reason == (None if status == "succeeded" else reason)
+
+
+def test_a_blocked_response_strategy_carries_the_default_blocked_reason() -> None:
+    engine, workflow_id = run_until(BODY, "failed", "blocked")
+    job = engine.view("t", workflow_id)["steps"][0]["jobs"][-1]
+    assert (job["reason"], job["blockedReason"]) == ("blocked", DEFAULT_BLOCKED_REASON)

@@ -15,6 +15,7 @@ import json
 from types import TracebackType
 from typing import Any
 
+from civitai_mock.contracts.outcomes import ending_outcome
 from civitai_mock.contracts.paths import BLOB_REFRESH_PATH, blob_id_of, is_submit
 from civitai_mock.contracts.rules import failing, report
 from civitai_mock.contracts.timelines import ENDINGS, PipelineTimeline, Timeline
@@ -53,12 +54,8 @@ class Replay:
 
 def _queue_ending(mock: CivitaiMock, ending: str, runtime: int) -> None:
     """Queue the outcome that makes the next step end as ``ending`` after ``runtime`` s of processing."""
-    kind = {"succeeded": "succeed", "expired": "expire", "canceled": "cancel"}.get(ending, "fail")
-    reason = ENDINGS[ending][1] if kind == "fail" else None
-    fields: dict[str, Any] = {"runtime": float(runtime)}
-    if ending == "failed:blocked":
-        kind, reason, fields["blockedReason"] = "block", "blocked", "moderation"
-    mock.queue_outcome(kind, reason, **fields)
+    fields = ending_outcome(*ENDINGS[ending], runtime=float(runtime)).to_json()
+    mock.queue_outcome(fields.pop("kind"), fields.pop("reason", None), **fields)
 
 
 def play(mock: CivitaiMock, timeline: Timeline) -> Replay:

@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from civitai_mock.contracts.outcomes import Outcome
+from civitai_mock.contracts.outcomes import Outcome, ending_outcome
 from civitai_mock.contracts.strategies import steps
 from civitai_mock.contracts.workflow import FAILURE_REASONS, STATUSES, TERMINAL_STATUSES
 from civitai_mock.mock_server.clock import VirtualClock
@@ -22,9 +22,8 @@ _EVERY_EVENT = ["workflow:*", "step:*", "job:*"]
 
 
 def _outcome(status: str, reason: str | None) -> Outcome | None:
-    if status == "failed":
-        return Outcome("block", "blocked", "nsfw") if reason == "blocked" else Outcome("fail", reason=reason)
-    return Outcome("expire") if status == "expired" else None
+    """The outcome to queue for a failed or expired run (a canceled one is canceled by ``run_until``)."""
+    return ending_outcome(status, reason) if status in ("failed", "expired") else None
 
 
 def run_until(template: dict[str, Any], status: str, reason: str | None = None) -> tuple[Engine, str]:

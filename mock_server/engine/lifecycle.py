@@ -132,7 +132,7 @@ def _ending(video_input: VideoInput | ImageInput, outcome: Outcome, created: flo
                         "canceled", "canceled")
     if outcome.kind == "block":
         return StepPlan(preparing, scheduled, processing, processing + runtime * rng.uniform(0.6, 0.95),
-                        "failed", "blocked", outcome.blocked_reason or "moderation")
+                        "failed", "blocked", outcome.blocked_reason)
     return StepPlan(preparing, scheduled, processing, processing + runtime, "succeeded")
 
 
