@@ -42,6 +42,17 @@ def transactions(kind: str, charges: Iterable[Charge], new_id: Callable[[], str]
     return [{"type": kind, "amount": c.amount, "id": new_id(), "accountType": c.account} for c in charges]
 
 
+def split(amount: int, available: dict[str, int], order: Iterable[str]) -> tuple[list[Charge], int]:
+    """``amount`` taken from ``available`` account by account in ``order``; and what is left uncovered."""
+    left, charges = amount, []
+    for account in order:
+        take = min(left, available.get(account, 0))
+        if take > 0:
+            charges.append(Charge(account, take))
+            left -= take
+    return charges, left
+
+
 def charging_order(currencies: list[str] | None, allow_mature_content: bool | None) -> list[str]:
     """Which accounts may pay, in order: blue → green → yellow, restricted by ``currencies``; mature → yellow."""
     order = [c for c in DEFAULT_CHARGING_ORDER if not currencies or c in currencies]
@@ -98,13 +109,7 @@ class Accounts:
     def plan(self, tenant: str, cost: int, order: list[str]) -> tuple[list[Charge], bool]:
         """How ``cost`` would be split over ``order``; the flag is True when it cannot be covered."""
         with self._state.reading():
-            balances = dict(self._account(tenant))
-        left, charges = cost, []
-        for account in order:
-            take = min(left, balances.get(account, 0))
-            if take > 0:
-                charges.append(Charge(account, take))
-                left -= take
+            charges, left = split(cost, self._account(tenant), order)
         return charges, left > 0
 
     def debit(self, tenant: str, cost: int, order: list[str]) -> list[Charge]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from civitai_mock.contracts.workflow import FAILED_STATUSES, MATURE_CONTENT_BLOCK, MATURE_CURRENCY
 from civitai_mock.mock_server.clock import Clock, VirtualClock
 from civitai_mock.mock_server.engine import dependencies
-from civitai_mock.mock_server.engine.accounts import Accounts, Charge, InsufficientBuzz, transactions
+from civitai_mock.mock_server.engine.accounts import Accounts, Charge, InsufficientBuzz, split, transactions
 from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL, BlobSigner, tenant_key
 from civitai_mock.mock_server.engine.errors import NotFound, UpgradeRefused
 from civitai_mock.mock_server.engine.faults import Faults
@@ -257,10 +257,4 @@ class EngineCore:
 
 def give_back(held: dict[str, int], amount: int, order: list[str]) -> list[Charge]:
     """Credits worth ``amount`` from what a workflow holds, last-charged currency first."""
-    credits, left = [], amount
-    for account in reversed(order or list(held)):
-        take = min(left, held.get(account, 0))
-        if take > 0:
-            credits.append(Charge(account, take))
-            left -= take
-    return credits
+    return split(amount, held, reversed(order or list(held)))[0]
