@@ -30,6 +30,7 @@ from civitai_mock.contracts.traffic import (
     is_content,
     is_mutation,
     is_read,
+    is_throttled,
     is_workflow_submit,
     notified_between,
     query,
@@ -71,10 +72,6 @@ def no_retry_after_client_error(log: list[Entry], inbox: list[Entry]) -> Iterato
             failed[key] = entry
 
 
-def _throttled(entry: Entry) -> bool:
-    return entry["status"] == 429 or entry["status"] >= 500
-
-
 def _loose_key(entry: Entry) -> str:
     return json.dumps([entry["method"], entry["path"], entry.get("query")], sort_keys=True)
 
@@ -92,7 +89,7 @@ def backoff_after_throttle_or_5xx(log: list[Entry], inbox: list[Entry]) -> Itera
         key, loose = request_key(entry), _loose_key(entry)
         known = [c for c in (last.get(key), bodiless.get(loose)) if c is not None]
         previous, tries = max(known, key=lambda c: c[0].get("seq", 0)) if known else (None, 0)
-        if previous is not None and _throttled(previous):
+        if previous is not None and is_throttled(previous):
             pause, asked = waited(previous, entry), retry_after(previous)
             if asked is not None and pause < asked - _SLACK:
                 yield Finding(f"Retried {pause:.1f} s after {previous['status']}; its Retry-After asked for "
@@ -106,7 +103,7 @@ def backoff_after_throttle_or_5xx(log: list[Entry], inbox: list[Entry]) -> Itera
         else:
             tries = 1
         last[key] = (entry, tries)
-        if _throttled(entry) and entry.get("body") is None:
+        if is_throttled(entry) and entry.get("body") is None:
             bodiless[loose] = (entry, tries)
         else:
             bodiless.pop(loose, None)

@@ -59,6 +59,11 @@ def epoch(stamp: Any) -> float | None:
         return None
 
 
+def is_throttled(entry: Entry) -> bool:
+    """A 429 or a 5xx: an answer the guide says to retry after backing off (honouring Retry-After)."""
+    return entry["status"] == 429 or entry["status"] >= 500
+
+
 def is_content(entry: Entry) -> bool:
     """A fetch of a signed blob URL (the blob path with a signature; no bearer token needed)."""
     return bool(BLOB_PATH.match(entry["path"])) and SIGNATURE_PARAM in query(entry)

@@ -19,6 +19,7 @@ from civitai_mock.contracts.outcomes import (
 )
 from civitai_mock.contracts.timelines import ENDINGS
 from civitai_mock.contracts.timespan import MAX_STEP_TIMEOUT_SECONDS
+from civitai_mock.contracts.traffic import is_throttled
 from civitai_mock.contracts.template import WorkflowTemplate
 from civitai_mock.contracts.validation import ContractViolation, validate_submission, validate_video_input
 from civitai_mock.contracts.workflow import UpdateWorkflowRequest
@@ -209,3 +210,12 @@ def test_a_blocked_response_strategy_carries_the_default_blocked_reason() -> Non
     engine, workflow_id = run_until(BODY, "failed", "blocked")
     job = engine.view("t", workflow_id)["steps"][0]["jobs"][-1]
     assert (job["reason"], job["blockedReason"]) == ("blocked", DEFAULT_BLOCKED_REASON)
+
+
+# --- throttles -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status,throttled", [(429, True), (500, True), (503, True), (200, False), (404, False),
+                                              (408, False)])
+def test_one_definition_of_a_throttled_answer(status: int, throttled: bool) -> None:
+    assert is_throttled({"status": status}) is throttled

@@ -18,8 +18,8 @@ from typing import Any
 from civitai_mock.contracts.outcomes import ending_outcome
 from civitai_mock.contracts.paths import BLOB_REFRESH_PATH, blob_id_of, is_submit
 from civitai_mock.contracts.rules import failing, report
-from civitai_mock.contracts.timelines import ENDINGS, PipelineTimeline, Timeline
-from civitai_mock.contracts.traffic import epoch, is_content, is_read, retry_after, seen_status
+from civitai_mock.contracts.timelines import ENDINGS, THROTTLE_STATUSES, PipelineTimeline, Timeline
+from civitai_mock.contracts.traffic import epoch, is_content, is_read, is_throttled, retry_after, seen_status
 from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 from civitai_mock.kit.handle import CivitaiMock
 
@@ -105,10 +105,10 @@ def _content_story(entry: dict[str, Any]) -> str:
 def _story(entry: dict[str, Any], saw_terminal: bool) -> str:
     """One logged request, in words."""
     status, call = entry["status"], f"{entry['method']} {entry['path']} -> {entry['status']}"
-    if status == 429 or status >= 500:
+    if is_throttled(entry):
         wait = retry_after(entry)
         return f"{call}{f' (Retry-After: {wait:g} s)' if wait is not None else ''}" + \
-            (": injected, as the timeline says" if status in (429, 503) else "")
+            (": injected, as the timeline says" if status in THROTTLE_STATUSES else "")
     if is_content(entry):
         return _content_story(entry)
     if is_submit(entry["method"], entry["path"]):
@@ -161,7 +161,7 @@ def _hints(timeline: Timeline, actual: Outcome | None, log: list[dict[str, Any]]
     expected, hints = timeline.expected, []
     fetches = [e for e in log if is_content(e)]
     if actual is None:
-        throttled = [e for e in log if e["status"] == 429 or e["status"] >= 500]
+        throttled = [e for e in log if is_throttled(e)]
         if throttled and throttled[-1] is log[-1]:
             hints.append(RETRY_DOCS)
     elif expected[2] and not actual[2]:
