@@ -179,3 +179,8 @@ def test_an_environment_value_outside_the_choices_is_one_clear_line(name: str, v
     result = run("serve", "--memory", "--port", "0", env={f"CIVITAI_MOCK_{name}": value}, timeout=10)
     line = one_line_error(result)
     assert f"CIVITAI_MOCK_{name}" in line and value in line and result.returncode == 2
+
+
+def test_lint_of_a_token_that_sent_nothing_fails_with_the_servers_words(served: Any) -> None:
+    result = run("lint", "--base-url", served.url, "--token", "never-sent-anything")
+    assert result.returncode == 1 and "nothing to judge" in result.stdout and "Traceback" not in result.stderr

@@ -1,5 +1,5 @@
-"""Server-layer edges: reads nobody sees leave ``expire-next`` alone, a 500 is logged, GetBlob's nsfwLevel
-ceiling, 405s, the request log's query, and an app per fake that accepts its own handlers."""
+"""Server-layer edges: reads nobody sees leave ``expire-next`` alone, a 500 is logged, 405s carry a sorted
+Allow header, and each fake's app accepts its own exception handlers and middleware."""
 
 from __future__ import annotations
 

@@ -156,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--token", default="verify", help="bearer token (any token for the fake)")
     verify.add_argument("--all", action="store_true", help="list passing probes too")
     lint = commands.add_parser("lint", help="judge a client's traffic recorded by a running fake", description=(
-        "Read the request log and webhook inbox of a running fake and report every broken client rule; exits 1 "
-        "on violations (advisories do not fail unless --strict), 2 when the fake cannot be reached."))
+        "Ask a running fake to judge the request log and webhook inbox it recorded (GET /_mock/lint) and print "
+        "every broken client rule; exits 1 on violations or when --token sent nothing (advisories do not fail "
+        "unless --strict), 2 when the fake cannot be reached."))
     lint.add_argument("--base-url", default=base, help=f"the running fake (default {base})")
     lint.add_argument("--token", help="only this tenant's traffic (default: everyone's)")
     lint.add_argument("--ignore", action="append", default=[], metavar="RULE",
