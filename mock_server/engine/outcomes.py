@@ -22,12 +22,6 @@ class OutcomeQueues:
             self._queues[tenant].extend(outcomes)
             return len(self._queues[tenant])
 
-    def pop(self, tenant: str) -> Outcome | None:
-        """The next queued outcome for a tenant, if any."""
-        with self._state.changing():
-            queue = self._queues.get(tenant)
-            return queue.popleft() if queue else None
-
     def peek(self, tenant: str, count: int) -> list[Outcome]:
         """The next ``count`` queued outcomes of a tenant, left in the queue."""
         with self._state.reading():

@@ -130,11 +130,6 @@ class SqliteStore(MemoryStore):
         self._queue("UPDATE workflows SET data = ? WHERE tenant = ? AND id = ?",
                     (json.dumps(record.to_json()), record.tenant, record.id))
 
-    def remove(self, tenant: str, workflow_id: str) -> None:
-        """Forget a workflow here and on disk."""
-        self._queue("DELETE FROM workflows WHERE tenant = ? AND id = ?", (tenant, workflow_id))
-        super().remove(tenant, workflow_id)
-
     def clear(self) -> None:
         """Forget everything, on disk too."""
         for table in ("workflows", "accounts", "deliveries"):

@@ -22,9 +22,6 @@ class Store(Protocol):
     def get(self, tenant: str, workflow_id: str) -> WorkflowRecord | None:
         """A tenant's workflow, or None."""
 
-    def remove(self, tenant: str, workflow_id: str) -> None:
-        """Forget a workflow."""
-
     def by_external_id(self, tenant: str, external_id: str) -> WorkflowRecord | None:
         """A tenant's workflow submitted with ``external_id``."""
 
@@ -134,16 +131,6 @@ class MemoryStore:
     def get(self, tenant: str, workflow_id: str) -> WorkflowRecord | None:
         """A tenant's workflow, or None."""
         return self._records.get((tenant, workflow_id))
-
-    def remove(self, tenant: str, workflow_id: str) -> None:
-        """Forget a workflow (its slot in the order list is skipped from then on)."""
-        record = self._records.pop((tenant, workflow_id), None)
-        if record is None:
-            return
-        if record.external_id:
-            self._external.pop((tenant, record.external_id), None)
-        for step in record.steps:
-            self._blobs.pop(step.blob_id, None)
 
     def by_external_id(self, tenant: str, external_id: str) -> WorkflowRecord | None:
         """A tenant's workflow submitted with ``external_id``."""
