@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
+from civitai_mock.contracts.casing import read_flag
 from civitai_mock.contracts.kling import KLING, KLING_V3, POLL_CADENCE_SECONDS
 from civitai_mock.contracts.paths import RECIPE_PATH, SUBMIT_PATH, WORKFLOWS, blob_id_of, workflow_id_of
 from civitai_mock.contracts.references import is_reference
@@ -112,7 +113,7 @@ def backoff_after_throttle_or_5xx(log: list[Entry], inbox: list[Entry]) -> Itera
 def kling_submits_wait_zero(log: list[Entry], inbox: list[Entry]) -> Iterator[Finding]:
     """Kling jobs outlast the 100 s request timeout: submit them with wait=0 (whatif previews excepted)."""
     for entry in log:
-        if entry["method"] != "POST" or not SUBMIT_PATH.match(entry["path"]) or query(entry).get("whatif") == "true":
+        if entry["method"] != "POST" or not SUBMIT_PATH.match(entry["path"]) or read_flag(query(entry).get("whatif")):
             continue
         if wait_of(entry) > 0 and any(i.get("engine") in (KLING, KLING_V3) for _, _, i in step_inputs(entry)):
             yield Finding(f"Submitted a Kling workflow with wait={query(entry).get('wait')}", [entry])
@@ -268,7 +269,7 @@ def ephemeral_needs_result_path(log: list[Entry], inbox: list[Entry]) -> Iterato
             continue
         body = entry.get("body") if isinstance(entry.get("body"), dict) else {}
         if RECIPE_PATH.match(entry["path"]):  # recipes take ephemeral as a query flag and cannot carry callbacks
-            ephemeral, callbacks = query(entry).get("ephemeral") == "true", None
+            ephemeral, callbacks = read_flag(query(entry).get("ephemeral")) is True, None
         else:
             ephemeral, callbacks = body.get("ephemeral") is True, body.get("callbacks")
         if ephemeral and not callbacks and wait_of(entry) <= 0:

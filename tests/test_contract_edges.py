@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from civitai_mock.contracts.casing import read_flag
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.jsontext import JsonTextError, loads
 from civitai_mock.contracts.outcomes import (
@@ -219,3 +220,19 @@ def test_a_blocked_response_strategy_carries_the_default_blocked_reason() -> Non
                                               (408, False)])
 def test_one_definition_of_a_throttled_answer(status: int, throttled: bool) -> None:
     assert is_throttled({"status": status}) is throttled
+
+
+# --- query flags ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw,value", [("true", True), ("True", True), ("FALSE", False), (" true ", True),
+                                       ("1", None), ("0", None), ("yes", None), ("", None), (None, None)])
+def test_query_flags_read_as_aspnet_binds_bool(raw: str | None, value: bool | None) -> None:
+    assert read_flag(raw) is value
+
+
+@pytest.mark.parametrize("flag,status", [("True", 200), ("TRUE", 200), ("1", 400), ("0", 400)])
+def test_the_server_reads_query_flags_with_the_same_rule(civitai_mock: Any, flag: str, status: int) -> None:
+    answer = civitai_mock.client.post(SUBMIT, params={"whatif": flag}, json=BODY)
+    assert answer.status_code == status, answer.text
+    assert civitai_mock.client.get(SUBMIT).json()["items"] == []

@@ -289,6 +289,15 @@ def test_unknown_properties_of_an_image_input_are_reported_too() -> None:
     assert advice.message.endswith("steps[0].input.numImage, steps[1].input.spin")
 
 
+@pytest.mark.parametrize("flag", ["True", "TRUE", " true "])
+def test_query_flags_are_read_as_the_service_reads_them(flag: str) -> None:
+    kling = {"seq": 1, "at": 0.0, "method": "POST", "path": SUBMIT, "query": {"whatif": flag, "wait": "30"},
+             "status": 200, "body": body(V3)}
+    recipe = {"seq": 2, "at": 1.0, "method": "POST", "path": "/v2/consumer/recipes/kling", "status": 202,
+              "query": {"ephemeral": flag, "whatif": "false"}, "body": V3}
+    assert [v.rule for v in lint([kling, recipe])] == ["ephemeral-needs-callback"]
+
+
 def test_ignore_severities_and_unknown_rule_ids(civitai_mock: CivitaiMock) -> None:
     civitai_mock.client.post(SUBMIT, params={"wait": 10}, json=body({**V3, "seed": 3}))
     assert rules(civitai_mock) == {"kling-wait-zero", "unknown-input-property"}

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse as StarletteJSONResponse
 
 from civitai_mock.contracts import jsontext
+from civitai_mock.contracts.casing import read_flag
 from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.server.fake import Fake
 
@@ -130,15 +131,14 @@ def query_int(request: Request, name: str, default: int, low: int | None = None,
 
 
 def query_bool(request: Request, name: str, default: bool = False) -> bool:
-    """A boolean query parameter (``true`` / ``false``, any case); 400 otherwise."""
+    """A boolean query parameter as the service reads it (``read_flag``: true / false, any case); 400 otherwise."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if raw.lower() in ("true", "1"):
-        return True
-    if raw.lower() in ("false", "0"):
-        return False
-    raise ContractViolation({name: [f"The value '{raw}' is not valid for {name}: use true or false."]})
+    value = read_flag(raw)
+    if value is None:
+        raise ContractViolation({name: [f"The value '{raw}' is not valid for {name}: use true or false."]})
+    return value
 
 
 def query_choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
