@@ -3,10 +3,12 @@ snake_case keys, step names that collide, tag rules, outcome defaults, throttles
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
+from civitai_mock.contracts import kling
 from civitai_mock.contracts.casing import read_flag
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.jsontext import JsonTextError, loads
@@ -236,3 +238,28 @@ def test_the_server_reads_query_flags_with_the_same_rule(civitai_mock: Any, flag
     answer = civitai_mock.client.post(SUBMIT, params={"whatif": flag}, json=BODY)
     assert answer.status_code == status, answer.text
     assert civitai_mock.client.get(SUBMIT).json()["items"] == []
+
+
+# --- URLs and source images: the validators and the published patterns agree --------------------
+
+SAMPLE = ("https://image.civitai.com/xG1nkqKTMzGDvpLrqFT7WA/dd4b4ad5-040f-4f0e-baa3-6e1ff00add65/"
+          "original=true,quality=90,optimized=true/26781018.jpeg")  # the recipe page's sampleImage
+ACCEPTED_URLS = [SAMPLE, "https://example.com/photo.jpeg", "http://a?x=1", "HTTP://a.com/x", "https://a.com",
+                 "http://localhost:8400/v2/consumer/blobs/x.jpg?sig=abc&exp=1", "https://.../start.jpeg",
+                 "http://[::1]:8000/x.png", "https://a.com#frag"]
+REFUSED_URLS = ["ftp://a.com/x", "https://", "https://a.com/x y", "//a.com/x", "https://a.com/x\n", "a.com/x"]
+ACCEPTED_IMAGES = [*ACCEPTED_URLS, "data:image/png;base64,iVBORw0KGgo=", "data:image/jpeg;base64,AA==",
+                   "AA==", "QUJD", "data:image/png;charset=utf-8;base64,QUJD"]
+REFUSED_IMAGES = ["data:image/png;base64,AA AA", "data:image/png;base64,", "AAA", "A===", "not base64!",
+                  "data:image/png,QUJD", *REFUSED_URLS[:4]]
+
+
+@pytest.mark.parametrize("value", ACCEPTED_URLS + REFUSED_URLS)
+def test_url_validator_and_pattern_agree(value: str) -> None:
+    assert kling.is_http_url(value) == bool(re.fullmatch(kling.URL_PATTERN, value)) == (value in ACCEPTED_URLS)
+
+
+@pytest.mark.parametrize("value", ACCEPTED_IMAGES + REFUSED_IMAGES)
+def test_source_image_validator_and_pattern_agree(value: str) -> None:
+    assert kling.is_source_image(value) == bool(re.fullmatch(kling.SOURCE_IMAGE_PATTERN, value)) == \
+        (value in ACCEPTED_IMAGES)
