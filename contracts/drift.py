@@ -14,6 +14,8 @@ import httpx
 
 from civitai_mock.contracts import kling
 from civitai_mock.contracts.cost import step_cost
+from civitai_mock.contracts.paths import WORKFLOWS
+from civitai_mock.contracts.template import VIDEO_GEN
 from civitai_mock.contracts.validation import validate_video_input
 
 PROMPT = "drift probe: a lighthouse in a storm"
@@ -95,9 +97,9 @@ def all_probes() -> list[Probe]:
 
 def run_probe(http: httpx.Client, probe: Probe) -> Outcome:
     """Send one probe (``whatif=true``) and compare the answer with the contract."""
-    body = {"steps": [{"$type": "videoGen", "input": probe.input}]}
+    body = {"steps": [{"$type": VIDEO_GEN, "input": probe.input}]}
     try:
-        response = http.post("/v2/consumer/workflows", params={"whatif": "true"}, json=body)
+        response = http.post(WORKFLOWS, params={"whatif": "true"}, json=body)
     except httpx.HTTPError as exc:
         return Outcome(probe, None, [f"request failed: {exc}"])
     outcome = Outcome(probe, response.status_code)

@@ -37,22 +37,6 @@ def text_depth(text: str, stop_after: int = MAX_JSON_DEPTH) -> int:
     return depth
 
 
-def json_depth(value: Any) -> int:
-    """How deeply ``value`` nests objects and arrays (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return deepest
-
-
 def _finite(text: str) -> float:
     """A JSON number as a double; JsonTextError when it is too large for one (``1e999``)."""
     value = float(text)

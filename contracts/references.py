@@ -35,11 +35,6 @@ class Reference:
     source: str
     path: str
 
-    @property
-    def to_arguments(self) -> bool:
-        """True for ``$arguments`` (resolved at submission); False for another step."""
-        return self.source == ARGUMENTS
-
     def to_json(self) -> dict[str, str]:
         """The reference object as submitted."""
         return {REF_KEY: self.source, PATH_KEY: self.path}
