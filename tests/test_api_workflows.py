@@ -97,6 +97,8 @@ def test_query_pages_with_a_cursor_newest_first(civitai_mock: CivitaiMock) -> No
     window = civitai_mock.client.get(SUBMIT, params={"fromDate": "2026-01-01T00:00:05Z",
                                                      "toDate": "2026-01-01T00:00:09Z"}).json()["items"]
     assert len(window) == 5
+    before_epoch_ends = {"toDate": "1970-01-01T00:00:00Z"}  # a date at epoch 0 is a filter like any other
+    assert civitai_mock.client.get(SUBMIT, params=before_epoch_ends).json()["items"] == []
     assert civitai_mock.sync_client("other").get(SUBMIT).json()["items"] == []
     assert civitai_mock.client.get(SUBMIT, params={"cursor": "garbage"}).status_code == 400
 

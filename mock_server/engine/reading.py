@@ -65,7 +65,7 @@ class WorkflowReads(EngineCore):
                     return False
                 return not text or text.lower() in json.dumps(record.metadata).lower()
 
-            filtered = bool(tags or exclude_tags or lo or hi or exclude_failed or text)
+            filtered = bool(tags or exclude_tags or exclude_failed or text) or lo is not None or hi is not None
             records, next_seq = self.store.page(tenant, start, take, ascending, keep if filtered else None)
             url = base_url or self.config.public_url
             items = [self.render.workflow(r, now, url, hide_mature, quiet) for r in records]
