@@ -32,6 +32,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from civitai_mock.contracts.traffic import THROTTLE_STATUSES
+
 #: How a job may end: status plus the job ``reason`` the client should report.
 ENDINGS: dict[str, tuple[str, str | None]] = {
     "succeeded": ("succeeded", None),
@@ -40,7 +42,6 @@ ENDINGS: dict[str, tuple[str, str | None]] = {
     "expired": ("expired", "timeout"),
     "canceled": ("canceled", "canceled"),
 }
-THROTTLE_STATUSES = (429, 503)
 #: A correct client tries 5 times ("give up after ~5 tries"): bursts stay below that.
 MAX_BURST = 4
 MAX_EXPIRED_URLS = 3

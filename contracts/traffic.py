@@ -59,6 +59,10 @@ def epoch(stamp: Any) -> float | None:
         return None
 
 
+#: The throttling answers, which the service sends with a Retry-After.
+THROTTLE_STATUSES = (429, 503)
+
+
 def is_throttled(entry: Entry) -> bool:
     """A 429 or a 5xx: an answer the guide says to retry after backing off (honouring Retry-After)."""
     return entry["status"] == 429 or entry["status"] >= 500

@@ -18,8 +18,16 @@ from typing import Any
 from civitai_mock.contracts.outcomes import ending_outcome
 from civitai_mock.contracts.paths import BLOB_REFRESH_PATH, blob_id_of, is_submit
 from civitai_mock.contracts.rules import failing, report
-from civitai_mock.contracts.timelines import ENDINGS, THROTTLE_STATUSES, PipelineTimeline, Timeline
-from civitai_mock.contracts.traffic import epoch, is_content, is_read, is_throttled, retry_after, seen_status
+from civitai_mock.contracts.timelines import ENDINGS, PipelineTimeline, Timeline
+from civitai_mock.contracts.traffic import (
+    THROTTLE_STATUSES,
+    epoch,
+    is_content,
+    is_read,
+    is_throttled,
+    retry_after,
+    seen_status,
+)
 from civitai_mock.contracts.workflow import TERMINAL_STATUSES
 from civitai_mock.kit.handle import CivitaiMock
 

@@ -6,6 +6,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
+from civitai_mock.contracts.traffic import THROTTLE_STATUSES
 from civitai_mock.mock_server.engine.state import StateLock
 
 FAULT_STATUSES = (429, 500, 502, 503, 504)
@@ -43,7 +44,7 @@ class Fault:
         if retry_after is not None and (not isinstance(retry_after, int) or isinstance(retry_after, bool)
                                         or retry_after < 0):
             raise FaultError("retryAfter must be a non-negative integer (seconds)")
-        if retry_after is None and status in (429, 503):
+        if retry_after is None and status in THROTTLE_STATUSES:
             retry_after = 1
         return cls(status, count, target, retry_after)
 
