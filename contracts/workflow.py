@@ -1,4 +1,4 @@
-"""Workflow, step, job, blob, callback, event and problem models, named as the official schemas.
+"""Workflow, step, job, blob, callback and problem models, named as the official schemas (events: events.py).
 
 These models parse what the service answers (unknown fields and other step types tolerated) and
 describe what the fake answers. Field names are camelCase in JSON; ``$type`` is ``type_``.
@@ -24,6 +24,10 @@ STATUSES: tuple[str, ...] = get_args(WorkflowStatus)
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "expired", "canceled"})
 #: Statuses that count as failures for ``excludeFailed``.
 FAILED_STATUSES: frozenset[str] = frozenset({"failed", "expired", "canceled"})
+#: Waiting statuses, in the order a step moves through them (it is in a queue, not yet processing).
+QUEUED_STATUSES: tuple[str, ...] = STATUSES[:3]
+#: Non-terminal statuses, in the order a workflow moves through them.
+PROGRESSION: tuple[str, ...] = STATUSES[:4]
 
 Priority = Literal["high", "normal", "low"]
 PRIORITIES: tuple[str, ...] = get_args(Priority)
@@ -313,85 +317,6 @@ class UpdateWorkflowStepRequest(ApiModel):
 
     metadata: dict[str, Any]
 
-
-# --- webhook events --------------------------------------------------------------------------
-
-
-class WorkflowEventStepDetails(ApiModel):
-    """A step inside a detailed workflow event."""
-
-    name: str
-    status: WorkflowStatus
-    started_at: Timestamp | None = None
-    completed_at: Timestamp | None = None
-    metadata: dict[str, Any] | None = None
-    input: dict[str, Any] | None = None
-    output: dict[str, Any] | None = None
-    cost: float | None = None
-
-
-class WorkflowEventDetails(ApiModel):
-    """Workflow timings and steps, sent when a callback is ``detailed``."""
-
-    created_at: Timestamp
-    started_at: Timestamp | None = None
-    completed_at: Timestamp | None = None
-    metadata: dict[str, Any] | None = None
-    arguments: dict[str, Any] | None = None
-    steps: list[WorkflowEventStepDetails]
-
-
-class WorkflowEvent(ApiModel):
-    """A workflow-scoped webhook payload."""
-
-    type_: Literal["workflow"] = Field("workflow", alias="$type")
-    workflow_id: str
-    status: WorkflowStatus
-    timestamp: Timestamp
-    details: WorkflowEventDetails | None = None
-
-
-class WorkflowStepEventDetails(ApiModel):
-    """Step timings and output, sent when a callback is ``detailed``."""
-
-    started_at: Timestamp | None = None
-    completed_at: Timestamp | None = None
-    estimated_progress_rate: float | None = None
-    retries: int = 0
-    metadata: dict[str, Any] | None = None
-    input: dict[str, Any] | None = None
-    output: dict[str, Any] | None = None
-
-
-class WorkflowStepEvent(ApiModel):
-    """A step-scoped webhook payload."""
-
-    type_: Literal["step"] = Field("step", alias="$type")
-    workflow_id: str
-    name: str
-    status: WorkflowStatus
-    details: WorkflowStepEventDetails | None = None
-
-
-class WorkflowStepJobEvent(ApiModel):
-    """A job-scoped webhook payload."""
-
-    type_: Literal["job"] = Field("job", alias="$type")
-    workflow_id: str
-    step_name: str
-    job_id: str
-    status: WorkflowStatus
-    progress: float | None = None
-    reason: str | None = None
-    blocked_reason: str | None = None
-
-
-AnyEvent = Annotated[
-    Annotated[WorkflowEvent, Tag("workflow")]
-    | Annotated[WorkflowStepEvent, Tag("step")]
-    | Annotated[WorkflowStepJobEvent, Tag("job")],
-    Discriminator(lambda v: v.get("$type") if isinstance(v, dict) else getattr(v, "type_", None)),
-]
 
 # --- problems --------------------------------------------------------------------------------
 

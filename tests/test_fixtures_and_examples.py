@@ -12,8 +12,8 @@ import respx
 from pydantic import TypeAdapter
 
 from civitai_mock.contracts.validation import validate_submission
+from civitai_mock.contracts.events import AnyEvent
 from civitai_mock.contracts.workflow import (
-    AnyEvent,
     ProblemDetails,
     ValidationProblemDetails,
     Workflow,

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from civitai_mock.contracts import image, kling, paths, template, workflow
+from civitai_mock.contracts import events, image, kling, paths, template, workflow
 from civitai_mock.mock_server import __version__
 from civitai_mock.mock_server.engine.faults import FAULT_STATUSES
 from civitai_mock.mock_server.server.openapi_control import control_paths
@@ -60,8 +60,8 @@ def _operation(op_id: str, responses: dict[str, Any], params: list[dict] | None 
 MODELS: tuple[type[BaseModel], ...] = (
     workflow.Workflow, workflow.WorkflowPage, workflow.WorkflowStep, workflow.VideoBlob, workflow.VideoGenOutput,
     workflow.ProblemDetails, workflow.ValidationProblemDetails, workflow.UpdateWorkflowRequest,
-    workflow.UpdateWorkflowStepRequest, workflow.WorkflowEvent, workflow.WorkflowStepEvent,
-    workflow.WorkflowStepJobEvent, template.WorkflowTemplate, template.StepTemplate,
+    workflow.UpdateWorkflowStepRequest, events.WorkflowEvent, events.WorkflowStepEvent,
+    events.WorkflowStepJobEvent, template.WorkflowTemplate, template.StepTemplate,
     kling.KlingInput, kling.KlingV3Input, image.Imagen4Input, image.ImageBlob,
 )
 
