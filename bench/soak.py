@@ -22,16 +22,12 @@ import httpx
 import orjson
 
 from civitai_mock.contracts.paths import WORKFLOWS
-from civitai_mock.contracts.workflow import STATUSES, TERMINAL_STATUSES
+from civitai_mock.contracts.workflow import PROGRESSION, TERMINAL_STATUSES
 from civitai_mock.kit.live import ThreadServer, free_port
-
-#: The workflow events a ``workflow:*`` callback gets, in order, before the terminal one.
-PROGRESSION = [status for status in STATUSES if status not in TERMINAL_STATUSES]
-
 
 def complete(statuses: list[str]) -> bool:
     """True when a workflow's events are every status it went through, in order, ending terminal."""
-    return statuses[:-1] == PROGRESSION and statuses[-1:] != [] and statuses[-1] in TERMINAL_STATUSES
+    return tuple(statuses[:-1]) == PROGRESSION and statuses[-1:] != [] and statuses[-1] in TERMINAL_STATUSES
 
 
 class Receiver(ThreadServer):

@@ -25,7 +25,7 @@ from civitai_mock.contracts.kling import (
     VideoInput,
 )
 from civitai_mock.contracts.outcomes import Outcome
-from civitai_mock.contracts.workflow import TERMINAL_STATUSES
+from civitai_mock.contracts.workflow import PROGRESSION, TERMINAL_STATUSES
 
 #: Progress points at which ``processing`` repeats (webhook events and step progress).
 PROGRESS_MARKS: tuple[float, ...] = (0.25, 0.5, 0.75)
@@ -177,10 +177,6 @@ def completed_at(plan: StepPlan, now: float, canceled_at: float | None = None) -
     if canceled_at is not None and canceled_at <= now and plan.end > canceled_at:
         return canceled_at
     return plan.end if plan.end <= now else None
-
-
-#: Non-terminal statuses in the order a workflow moves through them.
-PROGRESSION: tuple[str, ...] = ("unassigned", "preparing", "scheduled", "processing")
 
 
 def roll_up(statuses: list[str], reached: list[str] | None = None) -> str:

@@ -17,12 +17,12 @@ from civitai_mock.contracts.validation import (
     errors_of,
     validate_step_input,
 )
-from civitai_mock.contracts.workflow import UpdateWorkflowRequest, UpdateWorkflowStepRequest
+from civitai_mock.contracts.workflow import QUEUED_STATUSES, UpdateWorkflowRequest, UpdateWorkflowStepRequest
 from civitai_mock.mock_server.engine.errors import Conflict
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
 
-#: Step statuses in which a step may still be changed.
-CHANGEABLE_STEP_STATUSES = ("unassigned", "preparing", "scheduled")
+#: Step statuses in which a step may still be changed: while it waits in a queue.
+CHANGEABLE_STEP_STATUSES = QUEUED_STATUSES
 
 
 def parse_update(body: Any) -> UpdateWorkflowRequest:

@@ -9,9 +9,11 @@ from typing import Any, Callable
 from civitai_mock.contracts.image import ImageInput
 from civitai_mock.contracts.template import IMAGE_GEN
 from civitai_mock.contracts.workflow import (
+    FAILED_STATUSES,
     FAILURE_MESSAGES,
     MATURE_NSFW_LEVELS,
     NSFW_ORDER,
+    QUEUED_STATUSES,
     TERMINAL_STATUSES,
 )
 from civitai_mock.mock_server.engine import dependencies, lifecycle
@@ -19,8 +21,6 @@ from civitai_mock.mock_server.engine.blobs import BlobSigner
 from civitai_mock.mock_server.engine.lifecycle import Transition
 from civitai_mock.mock_server.engine.media import frame_size, image_size
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord, numbered_blob_id
-
-QUEUED_STATUSES = ("unassigned", "preparing", "scheduled")
 
 
 def iso(moment: float | None) -> str | None:
@@ -103,7 +103,7 @@ class Renderer:
         """The single job of a step."""
         plan, canceled = step.plan, record.canceled_at
         status = self.step_status(record, step, now)
-        failed = status in ("failed", "expired", "canceled")
+        failed = status in FAILED_STATUSES
         reason = "canceled" if status == "canceled" else plan.reason if failed else None
         queued = None
         if status in QUEUED_STATUSES and not dependencies.waiting(record, step, now):
@@ -133,7 +133,7 @@ class Renderer:
             "startedAt": iso(lifecycle.started_at(plan, now, canceled)),
             "completedAt": iso(lifecycle.completed_at(plan, now, canceled)),
             "metadata": step.metadata,
-            "estimatedProgressRate": None if status in ("succeeded", "failed", "expired", "canceled")
+            "estimatedProgressRate": None if status in TERMINAL_STATUSES
             else lifecycle.progress(plan, now, canceled),
             "input": self.input_of(record, index, now),
         }
