@@ -205,3 +205,29 @@ def test_allowing_mature_content_settles_due_refunds_before_upgrading() -> None:
     assert e.accounts.balances("t") == start
     assert [(t["type"], t["accountType"]) for t in e.view("t", workflow_id)["transactions"]["list"]] == \
         [("debit", "blue"), ("credit", "blue")]
+
+
+def _cached_events(e: Engine) -> list[str]:
+    """Ids of stored workflows that still hold an event list."""
+    return [r.id for r in e.store._records.values() if r._events is not None]  # type: ignore[attr-defined]
+
+
+def test_finished_workflows_keep_no_event_list_after_a_restart(tmp_path: Path) -> None:
+    """Memory: the events of a finished workflow are dropped, however the engine came to look at it."""
+    path = str(tmp_path / "done.db")
+    first = Engine(VirtualClock(), SqliteStore(path), EngineConfig(secret=b"x", balances={"blue": 10**9}))
+    for _ in range(5):
+        first.submit("t", body("[mock:runtime=10] a fox"))
+    first.clock.advance(3600)  # type: ignore[attr-defined]
+    first.store.close()
+    again = Engine(VirtualClock(), SqliteStore(path), EngineConfig(secret=b"x"))
+    assert _cached_events(again) == []
+
+
+def test_a_canceled_workflow_keeps_no_event_list_once_its_stale_schedule_comes_due() -> None:
+    e = Engine(VirtualClock(), config=EngineConfig(secret=b"x", balances={"blue": 10**9}))
+    workflow_id = e.submit("t", body("[mock:runtime=300] a fox"))
+    e.clock.advance(2)  # type: ignore[attr-defined]
+    e.cancel("t", workflow_id)
+    e.clock.advance(3600)  # type: ignore[attr-defined]
+    assert _cached_events(e) == []

@@ -133,16 +133,13 @@ class EngineCore:
             record.applied += 1
             applied_any = True
             self.webhooks.on_event(record, event)
-        if not applied_any:
+        if not applied_any:  # a stale entry (the plan changed since it was scheduled)
+            record.next_event_at()
             return
-        finished = record.applied >= len(events)
-        if finished and record.ephemeral:
+        if record.applied >= len(events) and record.ephemeral:
             record.deleted = True  # gone for every reader; only a held submit still answers with it
         self.store.save(record)
-        if finished:
-            record.plans_changed()  # a finished workflow needs no event list: free its memory
-        else:
-            self._schedule(record)
+        self._schedule(record)
 
     def _refund(self, record: WorkflowRecord, index: int) -> None:
         """Give back what step ``index`` was charged (it failed, expired or was canceled); once every

@@ -16,12 +16,8 @@ class WorkflowHistory(EngineCore):
         with self.state.changing():
             self.now()
             record = self._record(tenant, workflow_id, gone_too=True)
-            events = record.events()
-            applied = events[: record.applied]
-            if record.applied >= len(events):
-                record.plans_changed()  # a finished workflow keeps no event list (memory)
             items = []
-            for event in applied:
+            for event in record.applied_events():
                 item: dict[str, Any] = {"at": iso(event.at), "scope": event.scope, "status": event.status,
                                         "step": record.steps[event.step].name if event.step >= 0 else None}
                 if event.progress is not None and event.status == "processing":

@@ -239,9 +239,19 @@ class WorkflowRecord:
         self._events = None
 
     def next_event_at(self) -> float | None:
-        """When the next not-yet-applied event happens, or None when all have."""
+        """When the next not-yet-applied event happens, or None when all have (a finished workflow then
+        drops its event list: it is rebuilt only if something reads it again)."""
         events = self.events()
-        return events[self.applied].at if self.applied < len(events) else None
+        if self.applied < len(events):
+            return events[self.applied].at
+        self._events = None
+        return None
+
+    def applied_events(self) -> list[Transition]:
+        """The events applied so far, in order."""
+        applied = self.events()[: self.applied]
+        self.next_event_at()  # a finished workflow keeps no event list
+        return applied
 
     def step_index(self, name: str) -> int | None:
         """Index of the step called ``name`` (``$N`` / ``N`` for the unnamed step N), as validation resolves it."""
