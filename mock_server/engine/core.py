@@ -24,7 +24,7 @@ from civitai_mock.mock_server.engine.records import WorkflowRecord
 from civitai_mock.mock_server.engine.requestlog import RequestLog
 from civitai_mock.mock_server.engine.state import StateLock
 from civitai_mock.mock_server.engine.store import MemoryStore, Store
-from civitai_mock.mock_server.engine.views import Renderer
+from civitai_mock.mock_server.engine.views import DEFAULT_PUBLIC_URL, Renderer
 from civitai_mock.mock_server.engine.webhooks import BACKOFF_SECONDS, WebhookBook
 
 
@@ -36,7 +36,7 @@ class EngineConfig:
     url_ttl: float = DEFAULT_URL_TTL
     secret: bytes | None = None
     allow_http_callbacks: bool = True
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = DEFAULT_PUBLIC_URL
     balances: dict[str, int] | None = None
     webhook_attempts: int = 8
     webhook_backoff: tuple[float, ...] = field(default=BACKOFF_SECONDS)

@@ -23,6 +23,9 @@ from civitai_mock.mock_server.engine.media import frame_size, image_size
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord, numbered_blob_id
 
 
+#: The base of URLs the fake hands out when no request names one (`serve` and the live server set the real one).
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8400"
+
 def iso(moment: float | None) -> str | None:
     """Epoch seconds as an ISO 8601 UTC timestamp with milliseconds (``2026-01-01T00:00:00.000Z``)."""
     return None if moment is None else _iso(moment)
@@ -48,7 +51,7 @@ class Renderer:
     ``public_url`` gives the base of the URLs a step reference resolves to (the fake's own address).
     """
 
-    def __init__(self, signer: BlobSigner, public_url: Callable[[], str] = lambda: "http://127.0.0.1:8000"):
+    def __init__(self, signer: BlobSigner, public_url: Callable[[], str] = lambda: DEFAULT_PUBLIC_URL):
         self.signer = signer
         self.public_url = public_url
 

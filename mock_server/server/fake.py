@@ -11,7 +11,7 @@ from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL
 from civitai_mock.mock_server.engine.service import Engine, EngineConfig
 from civitai_mock.mock_server.engine.sqlite_store import SqliteStore
 from civitai_mock.mock_server.engine.store import MemoryStore, Store
-from civitai_mock.mock_server.engine.views import iso
+from civitai_mock.mock_server.engine.views import DEFAULT_PUBLIC_URL, iso
 from civitai_mock.mock_server.server.sender import WebhookSender
 
 #: Largest request body accepted (Kestrel's default limit, which the real service runs behind).
@@ -32,7 +32,7 @@ class FakeConfig:
     #: URL-signing secret; None = random per process (kept in the database with --db)
     secret: bytes | None = None
     allow_http_callbacks: bool = True
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = DEFAULT_PUBLIC_URL
     balances: dict[str, int] | None = None
     db_path: str | None = None
     max_body_bytes: int = MAX_BODY_BYTES
