@@ -73,12 +73,6 @@ class StepRecord:
                 validate_step_input(self.type_, self.input)
         return self._parsed
 
-    def video_input(self) -> VideoInput:
-        """The input of a videoGen step as its engine's model."""
-        parsed = self.parsed_input()
-        assert not isinstance(parsed, ImageInput), f"step {self.name} is an {self.type_} step"
-        return parsed
-
     def replace_input(self, new_input: StepInput) -> None:
         """Store a new (validated) input; everything derived follows it."""
         self.input = new_input.to_json()
