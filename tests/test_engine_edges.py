@@ -231,3 +231,22 @@ def test_a_canceled_workflow_keeps_no_event_list_once_its_stale_schedule_comes_d
     e.cancel("t", workflow_id)
     e.clock.advance(3600)  # type: ignore[attr-defined]
     assert _cached_events(e) == []
+
+
+def test_a_workflow_nothing_listens_to_is_not_scheduled_but_still_moves_and_refunds() -> None:
+    """No callbacks, every step succeeds: none of its events has an effect, so none is scheduled (no work
+    per event for a busy served fake); status, timeline and a cancel's refund still come out right."""
+    clock = VirtualClock()
+    e = Engine(clock, config=EngineConfig(secret=b"x"))
+    quiet = e.submit("t", body("[mock:runtime=60] a fox"))
+    assert e.next_due() is None
+    clock.advance(30)
+    assert e.view("t", quiet)["status"] in ("preparing", "scheduled", "processing")
+    statuses = [item["status"] for item in e.timeline("t", quiet) if item["scope"] == "workflow"]
+    assert statuses[0] == "unassigned" and len(statuses) == len(set(statuses)) >= 2
+    before = e.accounts.balances("t")["blue"]
+    e.cancel("t", quiet)
+    assert e.view("t", quiet)["status"] == "canceled"
+    assert e.accounts.balances("t")["blue"] > before  # refunded
+    listened = e.submit("t", {**body(), "callbacks": [{"url": "https://example.com/hook", "type": ["workflow:*"]}]})
+    assert e.next_due() is not None and e.moments("t", listened)

@@ -34,6 +34,7 @@ def run_until(template: dict[str, Any], status: str, reason: str | None = None) 
     if outcome is not None:
         engine.outcomes.push(TENANT, [outcome] * len(template["steps"]))
     workflow_id = engine.submit(TENANT, template)
+    moments = iter(engine.moments(TENANT, workflow_id))
     while True:
         current = engine.view(TENANT, workflow_id)["status"]
         if status == "canceled" and current == "scheduled":
@@ -41,7 +42,7 @@ def run_until(template: dict[str, Any], status: str, reason: str | None = None) 
             return engine, workflow_id
         if current == status or current in TERMINAL_STATUSES:
             return engine, workflow_id
-        due = engine.next_due()
+        due = next(moments, None)
         if due is None:
             return engine, workflow_id
         clock.advance_to(due)

@@ -79,6 +79,8 @@ def compose(record: WorkflowRecord, output_at: OutputAt, since: float | None = N
 
     ``since``: steps whose waiting ended before that moment keep their plans (their events went out).
     """
+    if not any(step.depends_on for step in record.steps):
+        return False
     changed = False
     for index in topological([record.dependencies(i) for i in range(len(record.steps))]):
         step = record.steps[index]

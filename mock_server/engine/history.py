@@ -14,10 +14,10 @@ class WorkflowHistory(EngineCore):
     def timeline(self, tenant: str, workflow_id: str) -> list[dict[str, Any]]:
         """Applied lifecycle events, in order: ``{"at", "scope", "step", "status", "progress"?, "reason"?}``."""
         with self.state.changing():
-            self.now()
+            now = self.now()
             record = self._record(tenant, workflow_id, gone_too=True)
             items = []
-            for event in record.applied_events():
+            for event in record.events_until(now):
                 item: dict[str, Any] = {"at": iso(event.at), "scope": event.scope, "status": event.status,
                                         "step": record.steps[event.step].name if event.step >= 0 else None}
                 if event.progress is not None and event.status == "processing":

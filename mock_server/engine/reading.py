@@ -39,6 +39,19 @@ class WorkflowReads(EngineCore):
             return (self.render.workflow_status(record, now),
                     *(self.render.step_status(record, s, now) for s in record.steps))
 
+    def moments(self, tenant: str, workflow_id: str) -> list[float]:
+        """The clock times, from now on, at which the workflow changes (what a held read steps through);
+        [] for an unknown one. A workflow whose events have no effect is never scheduled, so
+        ``next_due`` does not name these."""
+        with self.state.changing():
+            now = self.now()
+            record = self.store.get(tenant, workflow_id)
+            if record is None:
+                return []
+            times = sorted({event.at for event in record.events() if event.at > now})
+            record.next_event_at()  # a finished workflow keeps no event list
+            return times
+
     def query(self, tenant: str, *, cursor: str | None = None, take: int = 100, tags: list[str] | None = None,
               exclude_tags: list[str] | None = None, ascending: bool = False, from_date: datetime | None = None,
               to_date: datetime | None = None, exclude_failed: bool = False, text: str | None = None,

@@ -9,6 +9,7 @@ draft plan come from the input with stand-ins for those values (``parsed_input``
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -65,6 +66,8 @@ class StepRecord:
     _parsed: VideoInput | ImageInput | None = field(default=None, repr=False, compare=False)
     #: (when, input) of the input with its references resolved, computed when first needed
     _resolved: tuple[float, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+    #: the price of the current input, computed when first needed
+    _price: int | None = field(default=None, repr=False, compare=False)
 
     def parsed_input(self) -> StepInput:
         """The input as its step type's model (parsed once per change of ``input``; stand-ins for references)."""
@@ -78,11 +81,14 @@ class StepRecord:
         self.input = new_input.to_json()
         self._parsed = new_input
         self._resolved = None
+        self._price = None
 
     @property
     def price(self) -> int:
         """Buzz this step costs with its current input."""
-        return step_cost(self.parsed_input())
+        if self._price is None:
+            self._price = step_cost(self.parsed_input())
+        return self._price
 
     @property
     def outputs(self) -> int:
@@ -232,20 +238,32 @@ class WorkflowRecord:
         self.canceled_at = at
         self._events = None
 
+    def quiet(self) -> bool:
+        """True when none of its lifecycle events has an effect: no callbacks to call, nothing to refund
+        (every step succeeds, nothing canceled), no automatic upgrade, not ephemeral. Such a workflow is
+        never scheduled; what happened to it is read from its plan and the clock."""
+        return not self.callbacks and not self.ephemeral and self.canceled_at is None \
+            and all(step.plan.status == "succeeded" for step in self.steps) \
+            and not (self.upgrade_mode == "automatic" and any(s.nsfw_level in MATURE_NSFW_LEVELS for s in self.steps))
+
     def next_event_at(self) -> float | None:
-        """When the next not-yet-applied event happens, or None when all have (a finished workflow then
-        drops its event list: it is rebuilt only if something reads it again)."""
+        """When the next not-yet-applied event with an effect happens, or None when there is none (a
+        finished workflow then drops its event list: it is rebuilt only if something reads it again)."""
+        if self.quiet():
+            self._events = None
+            return None
         events = self.events()
         if self.applied < len(events):
             return events[self.applied].at
         self._events = None
         return None
 
-    def applied_events(self) -> list[Transition]:
-        """The events applied so far, in order."""
-        applied = self.events()[: self.applied]
+    def events_until(self, now: float) -> list[Transition]:
+        """The events that happened by ``now``, in order (for a scheduled workflow: the applied ones)."""
+        events = self.events()
+        happened = bisect_right(events, now, key=lambda event: event.at)
         self.next_event_at()  # a finished workflow keeps no event list
-        return applied
+        return events[:happened]
 
     def step_index(self, name: str) -> int | None:
         """Index of the step called ``name`` (``$N`` / ``N`` for the unnamed step N), as validation resolves it."""

@@ -36,7 +36,16 @@ async def hold(fake: Fake, tenant: str, workflow_id: str, seconds: float, until:
     clock = fake.clock
     if isinstance(clock, VirtualClock):
         target = clock.now() + seconds
-        await anyio.to_thread.run_sync(lambda: clock.advance_to(target, stop=done))
+        moments = [m for m in engine.moments(tenant, workflow_id) if m < target]
+
+        def advance() -> None:  # through this workflow's moments (others' due events apply on the way)
+            for moment in moments:
+                clock.advance_to(moment, stop=done)
+                if done():
+                    return
+            clock.advance_to(target, stop=done)
+
+        await anyio.to_thread.run_sync(advance)
     else:
         deadline = time.monotonic() + clock.wall_seconds(seconds)
         while not done() and time.monotonic() < deadline:
