@@ -49,6 +49,9 @@ def _not_json(name: str) -> Any:
     raise JsonTextError(f"The body is not valid JSON: {name} is not a JSON number (the API refuses it).")
 
 
+_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_not_json)
+
+
 def loads(raw: bytes | str) -> Any:
     """Parse JSON text; ``JsonTextError`` for malformed text, unreadable numbers or nesting deeper than 64."""
     too_deep = f"The JSON is nested deeper than the {MAX_JSON_DEPTH} levels allowed."
@@ -60,7 +63,7 @@ def loads(raw: bytes | str) -> Any:
     if openers > MAX_JSON_DEPTH and text_depth(text) > MAX_JSON_DEPTH:
         raise JsonTextError(too_deep)
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_not_json)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"The body is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
     except RecursionError:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from civitai_mock.contracts.paths import BLOBS, SIGNATURE_PARAM
@@ -15,6 +16,7 @@ from civitai_mock.mock_server.engine.countdown import Countdowns
 DEFAULT_URL_TTL = 600.0
 
 
+@lru_cache(maxsize=4096)
 def tenant_key(token: str) -> str:
     """A short, stable, non-secret name for a tenant (the token itself never appears in URLs)."""
     return hashlib.sha256(token.encode()).hexdigest()[:16]

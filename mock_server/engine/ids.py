@@ -5,7 +5,13 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, NamedTuple
+
+
+@lru_cache(maxsize=256)
+def _second(moment: datetime) -> str:
+    return moment.strftime("%Y%m%d%H%M%S")
 
 
 class IdSnapshot(NamedTuple):
@@ -34,7 +40,8 @@ class IdFactory:
 
     def workflow_id(self, now: float) -> str:
         """A workflow id: creation time to the millisecond, then random hex (like ``20260810223715659-1a2b3c``)."""
-        stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%d%H%M%S%f")[:17]
+        moment = datetime.fromtimestamp(now, timezone.utc)
+        stamp = f"{_second(moment.replace(microsecond=0))}{moment.microsecond // 1000:03d}"
         while True:
             candidate = f"{stamp}-{self._rng.getrandbits(24):06x}"
             if candidate not in self._seen:

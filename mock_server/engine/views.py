@@ -33,11 +33,23 @@ def iso(moment: float | None) -> str | None:
 
 @lru_cache(maxsize=65536)
 def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    at = datetime.fromtimestamp(moment, timezone.utc)
+    return f"{_iso_second(at.replace(microsecond=0))}.{at.microsecond // 1000:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _iso_second(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _compact(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
+
+
+def _put(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``key`` unless ``value`` is None (the service leaves unset fields out)."""
+    if value is not None:
+        data[key] = value
 
 
 def _start_estimate(plan: lifecycle.StepPlan) -> float:
@@ -71,7 +83,9 @@ class Renderer:
         return lifecycle.step_status(step.plan, now, record.canceled_at)
 
     def workflow_status(self, record: WorkflowRecord, now: float) -> str:
-        """Status of the whole workflow at ``now`` (rolled up from its steps)."""
+        """Status of the whole workflow at ``now`` (rolled up from its steps; a single step's own status)."""
+        if len(record.steps) == 1:
+            return lifecycle.step_status(record.steps[0].plan, now, record.canceled_at)
         return lifecycle.roll_up([self.step_status(record, s, now) for s in record.steps],
                                  [lifecycle.reached(s.plan, record.canceled_at) for s in record.steps])
 
@@ -102,27 +116,25 @@ class Renderer:
                                for n in range(step.outputs)]}
         return {"video": self.blob(record, step, now, base_url, hide_mature, 0, quiet)}
 
-    def job(self, record: WorkflowRecord, step: StepRecord, now: float) -> dict[str, Any]:
-        """The single job of a step."""
+    def job(self, record: WorkflowRecord, step: StepRecord, now: float, status: str | None = None,
+            queued: bool | None = None) -> dict[str, Any]:
+        """The single job of a step (``status``, ``queued``: the step's, when the caller knows them)."""
         plan, canceled = step.plan, record.canceled_at
-        status = self.step_status(record, step, now)
+        status = status or self.step_status(record, step, now)
         failed = status in FAILED_STATUSES
-        reason = "canceled" if status == "canceled" else plan.reason if failed else None
-        queued = None
-        if status in QUEUED_STATUSES and not dependencies.waiting(record, step, now):
-            # the official client's WorkflowStepJobQueuePosition (a job waiting on other steps is in no queue)
-            queued = _compact({"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
-                               "startAt": iso(_start_estimate(plan)), "completeAt": iso(plan.end)})
-        return _compact({
-            "id": step.job_id, "status": status,
-            "startedAt": iso(lifecycle.started_at(plan, now, canceled)),
-            "completedAt": iso(lifecycle.completed_at(plan, now, canceled)),
-            "queuePosition": queued,
-            "cost": step.job_cost,
-            "estimatedProgressRate": lifecycle.progress(plan, now, canceled),
-            "reason": reason,
-            "blockedReason": plan.blocked_reason if status == "failed" else None,
-        })
+        if queued is None:
+            queued = status in QUEUED_STATUSES and not dependencies.waiting(record, step, now)
+        job: dict[str, Any] = {"id": step.job_id, "status": status}
+        _put(job, "startedAt", iso(lifecycle.started_at(plan, now, canceled)))
+        _put(job, "completedAt", iso(lifecycle.completed_at(plan, now, canceled)))
+        if queued:  # the official client's WorkflowStepJobQueuePosition (a job waiting on other steps is in no queue)
+            job["queuePosition"] = {"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
+                                    "startAt": iso(_start_estimate(plan)), "completeAt": iso(plan.end)}
+        job["cost"] = step.job_cost
+        _put(job, "estimatedProgressRate", lifecycle.progress(plan, now, canceled))
+        _put(job, "reason", "canceled" if status == "canceled" else plan.reason if failed else None)
+        _put(job, "blockedReason", plan.blocked_reason if status == "failed" else None)
+        return job
 
     def step(self, record: WorkflowRecord, index: int, now: float, base_url: str,
              hide_mature: bool = False, quiet: bool = False) -> dict[str, Any]:
@@ -130,21 +142,21 @@ class Renderer:
         step = record.steps[index]
         plan, canceled = step.plan, record.canceled_at
         status = self.step_status(record, step, now)
-        data: dict[str, Any] = {
-            "$type": step.type_, "name": step.name, "priority": step.priority, "timeout": step.timeout,
-            "retries": step.retries, "status": status,
-            "startedAt": iso(lifecycle.started_at(plan, now, canceled)),
-            "completedAt": iso(lifecycle.completed_at(plan, now, canceled)),
-            "metadata": step.metadata,
-            "estimatedProgressRate": None if status in TERMINAL_STATUSES
-            else lifecycle.progress(plan, now, canceled),
-            "input": self.input_of(record, index, now),
-        }
-        if status in QUEUED_STATUSES and not dependencies.waiting(record, step, now):  # WorkflowStepQueuePosition
-            data["queuePosition"] = _compact({
-                "support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
-                "estimatedStartAt": iso(_start_estimate(plan)), "estimatedCompleteAt": iso(plan.end),
-            })
+        data: dict[str, Any] = {"$type": step.type_, "name": step.name, "priority": step.priority,
+                                "timeout": step.timeout}
+        _put(data, "retries", step.retries)
+        data["status"] = status
+        _put(data, "startedAt", iso(lifecycle.started_at(plan, now, canceled)))
+        _put(data, "completedAt", iso(lifecycle.completed_at(plan, now, canceled)))
+        _put(data, "metadata", step.metadata)
+        if status not in TERMINAL_STATUSES:
+            _put(data, "estimatedProgressRate", lifecycle.progress(plan, now, canceled))
+        _put(data, "input", self.input_of(record, index, now))
+        queued = status in QUEUED_STATUSES and not dependencies.waiting(record, step, now)
+        if queued:  # WorkflowStepQueuePosition
+            data["queuePosition"] = {"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
+                                     "estimatedStartAt": iso(_start_estimate(plan)),
+                                     "estimatedCompleteAt": iso(plan.end)}
         if status == "succeeded":
             data["output"] = self.output(record, step, now, base_url, hide_mature, quiet)
         elif status in ("failed", "expired"):  # human-readable errors, as the real sample carries them
@@ -152,35 +164,42 @@ class Renderer:
             errors = step.errors if status == "failed" and step.errors else \
                 [FAILURE_MESSAGES.get(key, FAILURE_MESSAGES[""])]
             data["output"] = {"images": [], "errors": errors} if step.type_ == IMAGE_GEN else {"errors": errors}
-        data["jobs"] = [self.job(record, step, now)]
-        return _compact(data)
+        data["jobs"] = [self.job(record, step, now, status, queued)]
+        return data
 
     def workflow(self, record: WorkflowRecord, now: float, base_url: str,
                  hide_mature: bool = False, quiet: bool = False) -> dict[str, Any]:
         """The whole Workflow at ``now`` (``quiet``: for the fake's own pages, never an ``expire_next`` URL)."""
         status = self.workflow_status(record, now)
-        steps = [self.step(record, i, now, base_url, hide_mature, quiet) for i in range(len(record.steps))]
-        starts = [lifecycle.started_at(s.plan, now, record.canceled_at) for s in record.steps]
-        ends = [lifecycle.completed_at(s.plan, now, record.canceled_at) for s in record.steps]
-        terminal = status in TERMINAL_STATUSES
+        canceled = record.canceled_at
+        starts = [lifecycle.started_at(s.plan, now, canceled) for s in record.steps]
+        ends = [lifecycle.completed_at(s.plan, now, canceled) for s in record.steps]
         base = record.kept_base
         tips = record.tip_amounts(base)
-        return _compact({
-            "id": record.id, "createdAt": iso(record.created),
-            "transactions": {"list": record.transactions},
-            "metadata": record.metadata, "status": status,
-            "startedAt": iso(min((s for s in starts if s is not None), default=None)),
-            "completedAt": iso(max(e for e in ends if e is not None)) if terminal and all(ends) else None,
-            "tags": record.tags, "arguments": record.arguments, "steps": steps,
-            "callbacks": record.callbacks, "tips": record.tips,
-            "cost": {"base": base, "factors": {"base": float(record.base_price), "quantity": 1.0}, "fixed": {},
-                     "tips": tips, "total": base + sum(tips.values())},
-            "nsfwLevel": self._nsfw(record) if status == "succeeded" else None,
-            "experimental": record.experimental,
-            "allowMatureContent": record.allow_mature_content,
-            "upgradeMode": record.upgrade_mode, "currencies": record.currencies,
-            "forceRefunded": False, "ephemeral": record.ephemeral, "externalId": record.external_id,
-        })
+        data: dict[str, Any] = {"id": record.id, "createdAt": iso(record.created),
+                                "transactions": {"list": record.transactions}}
+        _put(data, "metadata", record.metadata)
+        data["status"] = status
+        _put(data, "startedAt", iso(min((s for s in starts if s is not None), default=None)))
+        if status in TERMINAL_STATUSES and all(ends):
+            data["completedAt"] = iso(max(e for e in ends if e is not None))
+        _put(data, "tags", record.tags)
+        _put(data, "arguments", record.arguments)
+        data["steps"] = [self.step(record, i, now, base_url, hide_mature, quiet) for i in range(len(record.steps))]
+        _put(data, "callbacks", record.callbacks)
+        _put(data, "tips", record.tips)
+        data["cost"] = {"base": base, "factors": {"base": float(record.base_price), "quantity": 1.0}, "fixed": {},
+                        "tips": tips, "total": base + sum(tips.values())}
+        if status == "succeeded":
+            data["nsfwLevel"] = self._nsfw(record)
+        _put(data, "experimental", record.experimental)
+        _put(data, "allowMatureContent", record.allow_mature_content)
+        data["upgradeMode"] = record.upgrade_mode
+        _put(data, "currencies", record.currencies)
+        data["forceRefunded"] = False
+        _put(data, "ephemeral", record.ephemeral)
+        _put(data, "externalId", record.external_id)
+        return data
 
     @staticmethod
     def _nsfw(record: WorkflowRecord) -> str:
