@@ -17,6 +17,7 @@ from civitai_mock.contracts.validation import ContractViolation
 from civitai_mock.mock_server.engine.accounts import InsufficientBuzz
 from civitai_mock.mock_server.engine.service import BlobRefused, Conflict, NotFound, UpgradeRefused
 from civitai_mock.mock_server.server.fake import Fake, FakeConfig
+from civitai_mock.mock_server.server.hotpath import HotRoutes
 from civitai_mock.mock_server.server.http_io import HttpProblem
 from civitai_mock.mock_server.server.middleware import FakeMiddleware
 from civitai_mock.mock_server.server.openapi import openapi_document
@@ -95,7 +96,7 @@ def _starlette() -> Starlette:
     return Starlette(
         routes=[*workflows.routes, *recipes.routes, *blobs.routes, *control.routes, *inbox.routes, *judging.routes, *ui.routes,
                 Route("/openapi.json", _openapi, methods=["GET"])],
-        middleware=[Middleware(FakeMiddleware)],
+        middleware=[Middleware(FakeMiddleware, hot=HotRoutes(workflows.get_workflow, workflows.submit_workflow))],
         exception_handlers={
             ContractViolation: _contract_violation, HttpProblem: _http_problem, NotFound: _not_found,
             Conflict: _conflict, InsufficientBuzz: _insufficient, BlobRefused: _refused, HTTPException: _starlette_http,

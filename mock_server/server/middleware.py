@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
 from civitai_mock.mock_server.engine.requestlog import LOGGED_BODY_LIMIT
+from civitai_mock.mock_server.server.hotpath import HotRoutes
 from civitai_mock.mock_server.server.http_io import CHALLENGE, SEEN, bearer_token
 from civitai_mock.mock_server.server.problems import problem
 from civitai_mock.mock_server.server.redact import redacted_query
@@ -45,8 +46,9 @@ def control_allowed(scope: Scope, control_token: str | None) -> bool:
 class FakeMiddleware:
     """Logs every request with its tenant, query, JSON body and status; answers injected faults first."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, hot: HotRoutes | None = None):
         self.app = app
+        self.hot = hot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,6 +97,8 @@ class FakeMiddleware:
                 retry = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
                 await self._answer(fault.status, "Injected by the fake's control API (POST /_mock/faults).",
                                    scope, receive, recording_send, retry)
+            elif (found := self.hot.find(scope) if self.hot is not None else None) is not None:
+                await self.hot.answer(found, scope, recording_receive, recording_send)
             else:
                 await self.app(scope, recording_receive, recording_send)
         except Exception:  # answered 500 further out (status stays 500 when no response started): logged too
@@ -109,16 +113,14 @@ class FakeMiddleware:
                 started: float) -> None:
         """Add the answered request to the request log (and the access log at INFO)."""
         method, path = scope["method"], scope["path"]
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        raw_query = scope.get("query_string", b"")
+        query = dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}
         if SIGNATURE_PARAM in query and BLOB_PATH.match(path):  # a signed URL names its tenant, not a token
             token = fake.engine.tenant_of_url(query.get("tenant")) or token
-        fake.engine.requests.add(
-            at=fake.clock.now(), wall=time.time(), tenant=token, method=method, path=path, query=query,
-            status=status_holder["status"], raw=raw, size=size, headers=status_holder["headers"],
-            seen=scope.get(SEEN),
-        )
+        fake.engine.requests.add(fake.clock.now(), time.time(), token, method, path, query, status_holder["status"],
+                                 raw, size, status_holder["headers"], scope.get(SEEN))
         if log.isEnabledFor(logging.INFO):
-            query_text = redacted_query(scope.get("query_string", b"").decode("latin-1"))
+            query_text = redacted_query(raw_query.decode("latin-1"))
             log.info("%s %s%s -> %s (%.1f ms)", method, path, "?" + query_text if query_text else "",
                      status_holder["status"], (time.perf_counter() - started) * 1000)
 
