@@ -164,3 +164,16 @@ def test_a_marker_with_speed_builds_its_own_fake_with_the_balances_and_token_it_
     r = civitai_mock.client.post("/v2/consumer/workflows", json=BODY)
     assert r.status_code == 403 and "Insufficient Buzz" in r.json()
     assert civitai_mock.requests[-1].tenant == "fast-and-broke"
+
+
+def test_a_fake_in_a_test_process_leaves_the_collector_alone() -> None:
+    """Only ``civitai-mock serve`` tunes the garbage collector; a fake inside someone's tests does not."""
+    import gc
+
+    from civitai_mock import civitai_fake
+
+    before = gc.get_threshold()
+    with civitai_fake() as mock:
+        mock.client.post("/v2/consumer/workflows", json={"steps": [{"$type": "videoGen", "input": {
+            "engine": "kling-v3", "prompt": "a fox"}}]})
+    assert gc.get_threshold() == before

@@ -77,16 +77,21 @@ class RequestLog:
         self._bytes = 0
         self._seq = 0
 
-    def add(self, raw: bytes = b"", size: int = 0, **fields: Any) -> RequestEntry:
+    def add(self, at: float, wall: float, tenant: str | None, method: str, path: str, query: dict[str, str],
+            status: int, raw: bytes = b"", size: int = 0, headers: dict[str, str] | None = None,
+            seen: dict[str, Any] | None = None) -> RequestEntry:
         """Record a request (``raw``: its body bytes, kept when at most ``LOGGED_BODY_LIMIT``)."""
         kept = raw if size <= LOGGED_BODY_LIMIT else b""
+        entries = self._entries
         with self._state.changing():
             self._seq += 1
-            entry = RequestEntry(seq=self._seq, raw=kept, size=size, **fields)
-            self._entries.append(entry)
-            self._bytes += len(kept)
-            while len(self._entries) > self._limit or self._bytes > self._max_bytes:
-                self._bytes -= len(self._entries.popleft().raw)
+            entry = RequestEntry(self._seq, at, wall, tenant, method, path, query, status, kept, size,
+                                 {} if headers is None else headers, seen)
+            entries.append(entry)
+            if kept:
+                self._bytes += len(kept)
+            while len(entries) > self._limit or self._bytes > self._max_bytes:
+                self._bytes -= len(entries.popleft().raw)
             return entry
 
     def entries(self, tenant: str | None = None) -> list[RequestEntry]:
