@@ -210,8 +210,8 @@ class KlingV3Input(ContractModel):
     source_image: SourceImage | None = None
     end_image: SourceImage | None = None
     video_url: HttpUrl | None = None
-    images: list[SourceImage] = []
-    elements: list[KlingV3ElementInput] = []
+    images: list[SourceImage] = Field(default_factory=list, json_schema_extra={"default": []})
+    elements: list[KlingV3ElementInput] = Field(default_factory=list, json_schema_extra={"default": []})
     generate_audio: bool = False
     voice_ids: list[str] | None = None
     keep_audio: bool = True
@@ -231,13 +231,14 @@ class KlingV3Input(ContractModel):
 
 
 VideoInput = KlingInput | KlingV3Input
+_V3_ATTRIBUTES = {field.alias or name: name for name, field in KlingV3Input.model_fields.items()}
 INPUT_MODELS: dict[str, type[ContractModel]] = {KLING: KlingInput, KLING_V3: KlingV3Input}
 
 
 def missing_for_operation(video_input: KlingV3Input) -> list[str]:
     """JSON names of the inputs ``video_input.operation`` needs but did not get."""
-    data = video_input.to_json()
-    return [name for name in REQUIRED_BY_OPERATION[video_input.operation] if not data.get(name)]
+    return [name for name in REQUIRED_BY_OPERATION[video_input.operation]
+            if not getattr(video_input, _V3_ATTRIBUTES[name])]
 
 #: Documented typical run time of Kling V3 Standard at 5 s ("2–5 minutes"); Professional, audio and
 #: longer clips take longer. The fake draws its timings around this range.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _DOTNET = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{1,2}):(?P<s>\d{1,2})(?:\.(?P<frac>\d{1,7}))?$")
 _ISO = re.compile(
@@ -35,6 +36,7 @@ def parse_step_timeout(text: str) -> float:
     return seconds
 
 
+@lru_cache(maxsize=256)
 def format_timespan(seconds: float) -> str:
     """The .NET spelling of a span, as real responses carry it (``00:20:00``)."""
     whole, ticks = divmod(round(seconds * 10**7), 10**7)  # round first, so .99999999 carries into the seconds

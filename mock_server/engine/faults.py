@@ -92,6 +92,11 @@ class Faults:
             else:
                 self._limits[tenant] = rate
 
+    def idle(self) -> bool:
+        """True when no fault is queued and no rate limit is on (nothing to check a request against)."""
+        with self._state.reading():
+            return not self._limits and not any(self._queues.values())
+
     def take(self, tenant: str, target: str, now: float) -> Fault | None:
         """The fault this request must answer with, if any (consumes one)."""
         with self._state.changing():

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
+
+#: RFC 4122 version 4: the version nibble is 4 and the variant bits are 10.
+_UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_V4 = (4 << 76) | (0x8000 << 48)
 
 
 @lru_cache(maxsize=256)
@@ -50,7 +53,9 @@ class IdFactory:
 
     def uuid(self) -> str:
         """A random-looking UUID (jobs, transactions)."""
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        bits = self._rng.getrandbits(128) & _UUID_KEEP | _UUID_V4  # what uuid.UUID(int=…, version=4) makes
+        text = f"{bits:032x}"
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
     def blob_id(self, extension: str = "mp4") -> str:
         """A blob id with its file extension."""

@@ -41,6 +41,16 @@ def primary_blob_id(blob_id: str) -> tuple[str, int]:
     return f"{match['stem']}.{match['ext']}", int(match["index"])
 
 
+def tip_amounts(base: int, tips: dict[str, float]) -> dict[str, int]:
+    """Buzz tipped to Civitai and to creators: the requested rates applied to ``base``."""
+    return {name: int(round(base * float(tips.get(name, 0) or 0))) for name in ("civitai", "creators")}
+
+
+def price_with_tips(base: int, tips: dict[str, float]) -> int:
+    """What a workflow whose steps cost ``base`` costs with its tips."""
+    return base + sum(tip_amounts(base, tips).values())
+
+
 @dataclass(slots=True)
 class StepRecord:
     """One stored step: its echoed input, the job and blob it produces, how it must end, and its plan."""
@@ -159,8 +169,7 @@ class WorkflowRecord:
 
     def tip_amounts(self, base: int | None = None) -> dict[str, int]:
         """Buzz tipped to Civitai and to creators: the requested rates applied to the base price."""
-        base = self.base_price if base is None else base
-        return {name: int(round(base * float(self.tips.get(name, 0) or 0))) for name in ("civitai", "creators")}
+        return tip_amounts(self.base_price if base is None else base, self.tips)
 
     @property
     def kept_base(self) -> int:
@@ -177,7 +186,7 @@ class WorkflowRecord:
     @property
     def price(self) -> int:
         """Buzz the workflow costs: the base price plus tips."""
-        return self.base_price + sum(self.tip_amounts().values())
+        return price_with_tips(self.base_price, self.tips)
 
     def withholds(self, step: StepRecord) -> bool:
         """True when the step's output may not be handed out: above the workflow's ``nsfwLevel``, or

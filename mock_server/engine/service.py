@@ -45,21 +45,19 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
             outcomes, taken = [], iter(queued)
             for one in forced:
                 outcomes.append(build.combine(one, next(taken, None) if build.takes_queued(one) else None))
-            drawn = self.ids.snapshot()  # self.ids draws from self.rng: one snapshot covers both
-            record = build.build_record(tenant, submission, outcomes, order, [], now, self.ids, self.rng, self.scale)
+            charges = self.accounts.debit(tenant, build.price_of(submission), order)  # refused: nothing drawn
+            drawn = self.ids.snapshot() if self.store.add_may_fail else None  # self.ids draws from self.rng
             try:
-                charges = self.accounts.debit(tenant, record.price, order)
-            except Exception:
-                self.ids.restore(drawn)  # a refused submission draws no ids: later ones stay the same
-                raise
-            record.transactions = transactions("debit", charges, self.ids.uuid)
-            dependencies.compose(record, self.render.output_at)  # steps that wait: planned from their dependencies
-            record.seq = self.store.next_seq()
-            try:
+                record = build.build_record(tenant, submission, outcomes, order, [], now, self.ids, self.rng,
+                                            self.scale)
+                record.transactions = transactions("debit", charges, self.ids.uuid)
+                dependencies.compose(record, self.render.output_at)  # waiting steps: planned from their dependencies
+                record.seq = self.store.next_seq()
                 self.store.add(record)
             except Exception:
                 self.accounts.credit(tenant, charges)  # nothing stored: nothing charged, no ids drawn
-                self.ids.restore(drawn)
+                if drawn is not None:
+                    self.ids.restore(drawn)
                 raise
             self.outcomes.drop(tenant, len(queued))
             self._tenant_keys[tenant_key(tenant)] = tenant

@@ -46,6 +46,8 @@ class StoreError(Exception):
 class SqliteStore(MemoryStore):
     """A ``MemoryStore`` that writes through to one SQLite file and reloads it on start."""
 
+    add_may_fail = True
+
     def __init__(self, path: str):
         self.path = path
         self._outbox: deque[Write] = deque()

@@ -13,6 +13,10 @@ Predicate = Callable[[WorkflowRecord], bool]
 class Store(Protocol):
     """The operations the engine needs from a workflow store."""
 
+    #: False only for a store whose ``add`` cannot fail (it keeps the record in memory): the engine
+    #: then skips the snapshot it would need to take back the ids a refused workflow drew.
+    add_may_fail: bool
+
     def add(self, record: WorkflowRecord) -> None:
         """Keep a new workflow."""
 
@@ -80,6 +84,8 @@ class Store(Protocol):
 
 class MemoryStore:
     """Dict-backed store; pagination walks a per-tenant list of sequence numbers."""
+
+    add_may_fail = False
 
     def __init__(self) -> None:
         self._forget()

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.image import FILE_EXTENSIONS, ImageInput
 from civitai_mock.contracts.outcomes import Outcome, OutcomeError, parse_directives
 from civitai_mock.contracts.paths import CONTROL_PREFIX
@@ -20,7 +21,7 @@ from civitai_mock.contracts.timespan import (
 from civitai_mock.contracts.validation import ContractViolation, Submission
 from civitai_mock.mock_server.engine import lifecycle
 from civitai_mock.mock_server.engine.ids import IdFactory
-from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
+from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord, price_with_tips
 
 LOOPBACK_NAMES = ("localhost",)
 HTTP_REFUSED = ("Callback URLs must use https (plain http is accepted for loopback hosts only, when the fake "
@@ -100,6 +101,17 @@ def step_timeout(template_timeout: str | None) -> float:
     return parse_timespan(template_timeout) if template_timeout else DEFAULT_STEP_TIMEOUT_SECONDS
 
 
+def tip_rates(submission: Submission) -> dict[str, float]:
+    """The tip rates a submission asks for (0 when it names none)."""
+    tips = submission.template.tips
+    return {"civitai": tips.civitai, "creators": tips.creators} if tips else {"civitai": 0, "creators": 0}
+
+
+def price_of(submission: Submission) -> int:
+    """Buzz the workflow will cost (the stored record's ``price``), known before anything is drawn for it."""
+    return price_with_tips(sum(step_cost(step.input) for step in submission.steps), tip_rates(submission))
+
+
 def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], order: list[str],
                  transactions: list[dict[str, Any]], now: float, ids: IdFactory,
                  rng: random.Random, scale: float = 1.0) -> WorkflowRecord:
@@ -127,8 +139,7 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
         id=ids.workflow_id(now), tenant=tenant, seq=0, created=now, steps=steps, transactions=transactions,
         metadata=template.metadata or {}, tags=template.tags or [], arguments=template.arguments or {},
         callbacks=[c.to_json() for c in template.callbacks or []],
-        tips={"civitai": template.tips.civitai, "creators": template.tips.creators} if template.tips
-        else {"civitai": 0, "creators": 0},
+        tips=tip_rates(submission),
         experimental=template.experimental, allow_mature_content=template.allow_mature_content,
         upgrade_mode=template.upgrade_mode or "manual", currencies=order,
         ephemeral=template.ephemeral, external_id=template.external_id, nsfw_ceiling=template.nsfw_level,

@@ -31,15 +31,10 @@ def iso(moment: float | None) -> str | None:
     return None if moment is None else _iso(moment)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=2048)
 def _iso(moment: float) -> str:
-    at = datetime.fromtimestamp(moment, timezone.utc)
-    return f"{_iso_second(at.replace(microsecond=0))}.{at.microsecond // 1000:03d}Z"
-
-
-@lru_cache(maxsize=4096)
-def _iso_second(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat truncates to milliseconds as the service does; "+00:00" becomes "Z"
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _compact(data: dict[str, Any]) -> dict[str, Any]:

@@ -94,17 +94,20 @@ async def json_body(request: Request, patch: bool = False) -> Any:
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     """The body, read while streaming; 413 as soon as it passes ``limit`` (chunked bodies included)."""
-    too_large = HttpProblem(413, f"The body is larger than the {limit} bytes this API accepts.")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> HttpProblem:
+    return HttpProblem(413, f"The body is larger than the {limit} bytes this API accepts.")
 
 
 def parse_json(raw: bytes) -> Any:

@@ -87,10 +87,11 @@ class FakeMiddleware:
             await send(message)
 
         started = time.perf_counter()
-        target = fault_target(method, path)
         fault = None
-        if fake is not None and target is not None and token:
-            fault = fake.engine.faults.take(token, target, fake.clock.now())
+        if fake is not None and token and not fake.engine.faults.idle():
+            target = fault_target(method, path)
+            if target is not None:
+                fault = fake.engine.faults.take(token, target, fake.clock.now())
         logged = fake is not None and not path.startswith(CONTROL_PREFIX)
         try:
             if fault is not None:

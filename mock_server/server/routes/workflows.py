@@ -46,11 +46,13 @@ async def submit_workflow(request: Request) -> Response:
     whatif = query_bool(request, "whatif")
     hide = query_bool(request, "hideMatureContent")
     body = await json_body(request)
-    engine = fake_of(request).engine
+    fake = fake_of(request)
+    engine = fake.engine
     if whatif:
         return JSONResponse(engine.preview(token, body, wait=wait))
     workflow_id = engine.submit(token, body, wait=wait)
-    await hold(fake_of(request), token, workflow_id, min(wait, MAX_WAIT_SECONDS))
+    if wait > 0:
+        await hold(fake, token, workflow_id, min(wait, MAX_WAIT_SECONDS))
     view = engine.view(token, workflow_id, base_url(request), hide, gone_too=True)
     return workflow_response(request, view, 200 if view["status"] in TERMINAL_STATUSES else 202)
 
