@@ -19,6 +19,8 @@ JSON_TYPES = ("application/json", "text/json")
 JSON_PATCH_TYPE = "application/json-patch+json"
 #: The scope key where routes leave what the client saw (for the request log and the linter).
 SEEN = "civitai_mock.seen"
+#: The scope key where the middleware leaves the bearer token it read (None: none, or a malformed one).
+TOKEN = "civitai_mock.token"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="civitai-mock"'}
 
 
@@ -57,7 +59,8 @@ def bearer_token(header: str | None) -> str | None:
 
 def tenant(request: Request) -> str:
     """The tenant (bearer token) of a consumer request; 401 when missing, malformed or not allowed."""
-    token = bearer_token(request.headers.get("authorization"))
+    scope = request.scope
+    token = scope[TOKEN] if TOKEN in scope else bearer_token(request.headers.get("authorization"))
     if token is None:
         raise HttpProblem(401, "Send your token as 'Authorization: Bearer <token>'.", CHALLENGE)
     allowed = fake_of(request).config.tokens
@@ -118,9 +121,14 @@ def parse_json(raw: bytes) -> Any:
         raise ContractViolation({"$": [str(exc)]}) from None
 
 
+def _query_value(request: Request, name: str) -> str | None:
+    """A query parameter's (last) value; None when absent (no parsing at all for a request without a query)."""
+    return request.query_params.get(name) if request.scope.get("query_string") else None
+
+
 def query_int(request: Request, name: str, default: int, low: int | None = None, high: int | None = None) -> int:
     """An integer query parameter; 400 when it is not one or out of range."""
-    raw = request.query_params.get(name)
+    raw = _query_value(request, name)
     if raw is None:
         return default
     try:
@@ -135,7 +143,7 @@ def query_int(request: Request, name: str, default: int, low: int | None = None,
 
 def query_bool(request: Request, name: str, default: bool = False) -> bool:
     """A boolean query parameter as the service reads it (``read_flag``: true / false, any case); 400 otherwise."""
-    raw = request.query_params.get(name)
+    raw = _query_value(request, name)
     if raw is None:
         return default
     value = read_flag(raw)
@@ -146,7 +154,7 @@ def query_bool(request: Request, name: str, default: bool = False) -> bool:
 
 def query_choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
     """An enum query parameter (case-insensitive); 400 for anything else."""
-    raw = request.query_params.get(name)
+    raw = _query_value(request, name)
     if raw is None or (raw == "" and default == ""):
         return default
     for choice in choices:
@@ -157,7 +165,7 @@ def query_choice(request: Request, name: str, choices: tuple[str, ...], default:
 
 def query_date(request: Request, name: str) -> datetime | None:
     """An ISO 8601 date-time query parameter; 400 when unparsable."""
-    raw = request.query_params.get(name)
+    raw = _query_value(request, name)
     if raw is None:
         return None
     try:

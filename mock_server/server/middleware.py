@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
 from civitai_mock.mock_server.engine.requestlog import LOGGED_BODY_LIMIT
 from civitai_mock.mock_server.server.hotpath import HotRoutes
-from civitai_mock.mock_server.server.http_io import CHALLENGE, SEEN, bearer_token
+from civitai_mock.mock_server.server.http_io import CHALLENGE, SEEN, TOKEN, bearer_token
 from civitai_mock.mock_server.server.problems import problem
 from civitai_mock.mock_server.server.redact import redacted_query
 
@@ -61,7 +61,7 @@ class FakeMiddleware:
                                     "the banner): send it as 'Authorization: Bearer <token>' or 'X-Control-Token'.",
                                scope, receive, send, {"www-authenticate": CHALLENGE["WWW-Authenticate"]})
             return
-        token = _token(scope)
+        token = scope[TOKEN] = _token(scope)
         chunks: list[bytes] = []
         size = 0
 
