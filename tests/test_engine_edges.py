@@ -251,3 +251,21 @@ def test_a_workflow_nothing_listens_to_is_not_scheduled_but_still_moves_and_refu
     assert e.accounts.balances("t")["blue"] > before  # refunded
     listened = e.submit("t", {**body(), "callbacks": [{"url": "https://example.com/hook", "type": ["workflow:*"]}]})
     assert e.next_due() is not None and e.moments("t", listened)
+
+
+def test_an_unscheduled_workflow_moves_on_after_a_restart(tmp_path: Path) -> None:
+    """A workflow that was never scheduled (nothing listens to it) is still read from its plan after a
+    restart: it finishes when its time comes, with every transition in its timeline."""
+    path = str(tmp_path / "quiet.db")
+    first = Engine(VirtualClock(), SqliteStore(path), EngineConfig(secret=b"x", balances={"blue": 10**9}))
+    workflow_id = first.submit("t", body("[mock:runtime=40] a fox"))
+    first.clock.advance(5)  # type: ignore[attr-defined]
+    running = first.view("t", workflow_id)["status"]
+    first.store.close()
+    again = Engine(VirtualClock(), SqliteStore(path), EngineConfig(secret=b"x"))
+    again.clock.advance(5)  # type: ignore[attr-defined]
+    assert again.view("t", workflow_id)["status"] == running
+    again.clock.advance(3600)  # type: ignore[attr-defined]
+    assert again.view("t", workflow_id)["status"] == "succeeded"
+    statuses = [item["status"] for item in again.timeline("t", workflow_id) if item["scope"] == "workflow"]
+    assert statuses == ["unassigned", "preparing", "scheduled", "processing", "succeeded"]
