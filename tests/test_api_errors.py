@@ -80,6 +80,16 @@ def test_injected_faults_answer_then_recover(civitai_mock: CivitaiMock) -> None:
     assert_problem(bad, 400)
 
 
+def test_a_request_refused_by_an_injected_fault_is_logged_with_its_body(civitai_mock: CivitaiMock) -> None:
+    """The linter judges what a client sent even when the fake refused it: the refused submit keeps its body."""
+    civitai_mock.client.post("/_mock/faults", json={"token": civitai_mock.token, "faults": [{"status": 503}]})
+    refused = civitai_mock.client.post(SUBMIT, json=body())
+    accepted = civitai_mock.client.post(SUBMIT, json=body())
+    assert (refused.status_code, accepted.status_code) == (503, 202)
+    first, second = [e for e in civitai_mock.requests if e.method == "POST" and e.path == SUBMIT]
+    assert first.status == 503 and first.body == body() == second.body
+
+
 def test_rate_limit_per_tenant(civitai_mock: CivitaiMock) -> None:
     civitai_mock.client.put(f"/_mock/ratelimit/{civitai_mock.token}", json={"limit": 2, "window": 60})
     codes = [civitai_mock.client.post(SUBMIT, json=body()).status_code for _ in range(3)]

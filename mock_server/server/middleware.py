@@ -43,6 +43,18 @@ def control_allowed(scope: Scope, control_token: str | None) -> bool:
     return any(value is not None and hmac.compare_digest(value.encode(), control_token.encode()) for value in offered)
 
 
+async def _read_for_the_log(receive: Receive) -> None:
+    """Read a request's body through ``receive`` (which logs it), up to what the log keeps."""
+    read = 0
+    while read <= LOGGED_BODY_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        read += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class FakeMiddleware:
     """Logs every request with its tenant, query, JSON body and status; answers injected faults first."""
 
@@ -95,6 +107,7 @@ class FakeMiddleware:
         logged = fake is not None and not path.startswith(CONTROL_PREFIX)
         try:
             if fault is not None:
+                await _read_for_the_log(recording_receive)  # the linter judges what was sent, refused or not
                 retry = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
                 await self._answer(fault.status, "Injected by the fake's control API (POST /_mock/faults).",
                                    scope, receive, recording_send, retry)
