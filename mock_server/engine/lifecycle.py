@@ -187,14 +187,23 @@ def roll_up(statuses: list[str], reached: list[str] | None = None) -> str:
     reached before it ended (``reached``; ``processing`` when not given): each step only moves
     forward, so the roll-up does too (no processing → scheduled when one of two steps ends while the
     other still waits in a queue), and a workflow whose first step failed in the queue while the
-    next one waits for it never shows ``processing``.
+    next one waits for it never shows ``processing``. A workflow of one step is that step.
     """
+    if len(statuses) == 1:
+        return statuses[0]  # what the rules below give for one step, without walking them
     if all(s in TERMINAL_STATUSES for s in statuses):
         if all(s == "succeeded" for s in statuses):
             return "succeeded"
         return next(end for end in ("failed", "expired", "canceled") if end in statuses)
     ended = reached or [PROGRESSION[-1]] * len(statuses)
     return PROGRESSION[max(PROGRESSION.index(s if s in PROGRESSION else ended[i]) for i, s in enumerate(statuses))]
+
+
+def workflow_status(plans: list[StepPlan], now: float, canceled_at: float | None = None) -> str:
+    """The workflow's status at ``now``, rolled up from its steps' plans (a step's ``reached`` matters
+    only once it ended while another has not, so a single step needs none)."""
+    statuses = [step_status(plan, now, canceled_at) for plan in plans]
+    return roll_up(statuses, [reached(plan, canceled_at) for plan in plans] if len(plans) > 1 else None)
 
 
 def reached(plan: StepPlan, canceled_at: float | None = None) -> str:
@@ -275,7 +284,7 @@ def transitions(plans: list[StepPlan], created: float, canceled_at: float | None
         current[event.step] = event.status
         if event.status in PROGRESSION:
             furthest[event.step] = event.status
-        rolled = event.status if len(plans) == 1 else roll_up(current, furthest)  # one step: the workflow is it
+        rolled = roll_up(current, furthest)
         if rolled != workflow_status:
             workflow_status = rolled
             events.append(Transition(event.at, "workflow", -1, rolled))

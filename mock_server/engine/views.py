@@ -78,11 +78,8 @@ class Renderer:
         return lifecycle.step_status(step.plan, now, record.canceled_at)
 
     def workflow_status(self, record: WorkflowRecord, now: float) -> str:
-        """Status of the whole workflow at ``now`` (rolled up from its steps; a single step's own status)."""
-        if len(record.steps) == 1:
-            return lifecycle.step_status(record.steps[0].plan, now, record.canceled_at)
-        return lifecycle.roll_up([self.step_status(record, s, now) for s in record.steps],
-                                 [lifecycle.reached(s.plan, record.canceled_at) for s in record.steps])
+        """Status of the whole workflow at ``now`` (rolled up from its steps)."""
+        return lifecycle.workflow_status([s.plan for s in record.steps], now, record.canceled_at)
 
     def blob(self, record: WorkflowRecord, step: StepRecord, now: float, base_url: str,
              hide_mature: bool = False, number: int = 0, quiet: bool = False) -> dict[str, Any]:
