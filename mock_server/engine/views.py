@@ -108,14 +108,10 @@ class Renderer:
                                for n in range(step.outputs)]}
         return {"video": self.blob(record, step, now, base_url, hide_mature, 0, quiet)}
 
-    def job(self, record: WorkflowRecord, step: StepRecord, now: float, status: str | None = None,
-            queued: bool | None = None) -> dict[str, Any]:
-        """The single job of a step (``status``, ``queued``: the step's, when the caller knows them)."""
+    def job(self, record: WorkflowRecord, step: StepRecord, now: float, status: str, queued: bool) -> dict[str, Any]:
+        """The single job of a step whose status is ``status`` (``queued``: waiting in a provider's queue)."""
         plan, canceled = step.plan, record.canceled_at
-        status = status or self.step_status(record, step, now)
         failed = status in FAILED_STATUSES
-        if queued is None:
-            queued = status in QUEUED_STATUSES and not dependencies.waiting(record, step, now)
         job: dict[str, Any] = {"id": step.job_id, "status": status}
         _put(job, "startedAt", iso(lifecycle.started_at(plan, now, canceled)))
         _put(job, "completedAt", iso(lifecycle.completed_at(plan, now, canceled)))
