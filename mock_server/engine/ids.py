@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 #: RFC 4122 version 4: the version nibble is 4 and the variant bits are 10.
@@ -12,9 +11,8 @@ _UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_V4 = (4 << 76) | (0x8000 << 48)
 
 
-@lru_cache(maxsize=256)
-def _second(moment: datetime) -> str:
-    return moment.strftime("%Y%m%d%H%M%S")
+#: ``2026-08-10T22:37:15.659`` -> ``20260810223715659``
+_STAMP_DIGITS = str.maketrans("", "", "-:T.")
 
 
 class IdSnapshot(NamedTuple):
@@ -43,8 +41,8 @@ class IdFactory:
 
     def workflow_id(self, now: float) -> str:
         """A workflow id: creation time to the millisecond, then random hex (like ``20260810223715659-1a2b3c``)."""
-        moment = datetime.fromtimestamp(now, timezone.utc)
-        stamp = f"{_second(moment.replace(microsecond=0))}{moment.microsecond // 1000:03d}"
+        moment = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds")
+        stamp = moment[:23].translate(_STAMP_DIGITS)
         while True:
             candidate = f"{stamp}-{self._rng.getrandbits(24):06x}"
             if candidate not in self._seen:
