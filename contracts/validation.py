@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from civitai_mock.contracts import image, kling
+from civitai_mock.contracts.one_pass import validate_plain
 from civitai_mock.contracts import references as refs
 from civitai_mock.contracts.references import Errors, Reference, join_path
 from civitai_mock.contracts.template import (
@@ -30,7 +31,8 @@ INPUT_MODELS: dict[str, dict[str, type[kling.ContractModel]]] = {
     VIDEO_GEN: kling.INPUT_MODELS, IMAGE_GEN: image.IMAGE_INPUT_MODELS,
 }
 __all__ = ["INPUT_MODELS", "ContractViolation", "Errors", "Submission", "ValidStep", "errors_of", "input_model",
-           "join_path", "validate_image_input", "validate_step_input", "validate_submission", "validate_video_input"]
+           "join_path", "validate_image_input", "validate_step_by_step", "validate_step_input", "validate_submission",
+           "validate_video_input"]
 
 
 MSG_WHOLE_INPUT = ("input must be an object of the step's inputs, not a reference: a step's output is never a "
@@ -279,6 +281,17 @@ def echoed(parsed: StepInput, waiting: list[Reference], left_out: frozenset[refs
 
 def validate_submission(body: Any) -> Submission:
     """Validate a SubmitWorkflow body; raise ContractViolation listing every problem found."""
+    plain = validate_plain(body)
+    if plain is None:
+        return validate_step_by_step(body)
+    template, valid = plain
+    return Submission(template=template, steps=[ValidStep(template=step, input=parsed, echo=parsed.to_json())
+                                                for step, parsed in valid])
+
+
+def validate_step_by_step(body: Any) -> Submission:
+    """Validate a body step by step (names, references, every error with its path); ``validate_submission``
+    uses it for whatever ``one_pass`` does not accept."""
     if not isinstance(body, dict):
         raise ContractViolation({"$": ["The request body must be a JSON object"]})
     if isinstance(body.get("steps"), list) and len(body["steps"]) > MAX_STEPS:  # refuse before validating each
