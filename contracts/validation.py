@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from civitai_mock.contracts import image, kling
-from civitai_mock.contracts.one_pass import validate_plain
 from civitai_mock.contracts import references as refs
+from civitai_mock.contracts.one_pass import validate_plain
 from civitai_mock.contracts.references import Errors, Reference, join_path
 from civitai_mock.contracts.template import (
     IMAGE_GEN,

@@ -115,9 +115,9 @@ class Accounts:
     def debit(self, tenant: str, cost: int, order: list[str]) -> list[Charge]:
         """Take ``cost`` from the allowed accounts in order, or raise InsufficientBuzz."""
         with self._state.changing():
-            charges, short = self.plan(tenant, cost, order)
             balances = self._account(tenant)
-            if short:
+            charges, left = split(cost, balances, order)
+            if left > 0:
                 raise InsufficientBuzz(cost, sum(balances.get(a, 0) for a in order), order)
             for charge in charges:
                 balances[charge.account] -= charge.amount

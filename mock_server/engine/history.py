@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from civitai_mock.mock_server.engine.core import EngineCore
-from civitai_mock.mock_server.engine.views import iso
+from civitai_mock.mock_server.engine.timestamps import iso
 
 
 class WorkflowHistory(EngineCore):

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
 from typing import Any, NamedTuple
+
+from civitai_mock.mock_server.engine.timestamps import stamp
 
 #: RFC 4122 version 4: the version nibble is 4 and the variant bits are 10.
 _UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_V4 = (4 << 76) | (0x8000 << 48)
-
-
-#: ``2026-08-10T22:37:15.659`` -> ``20260810223715659``
-_STAMP_DIGITS = str.maketrans("", "", "-:T.")
 
 
 class IdSnapshot(NamedTuple):
@@ -41,10 +38,9 @@ class IdFactory:
 
     def workflow_id(self, now: float) -> str:
         """A workflow id: creation time to the millisecond, then random hex (like ``20260810223715659-1a2b3c``)."""
-        moment = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds")
-        stamp = moment[:23].translate(_STAMP_DIGITS)
+        digits = stamp(now)  # the same text as the workflow's createdAt, so that is formatted once
         while True:
-            candidate = f"{stamp}-{self._rng.getrandbits(24):06x}"
+            candidate = f"{digits}-{self._rng.getrandbits(24):06x}"
             if candidate not in self._seen:
                 self._seen[candidate] = None
                 return candidate

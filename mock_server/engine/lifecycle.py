@@ -179,6 +179,21 @@ def completed_at(plan: StepPlan, now: float, canceled_at: float | None = None) -
     return plan.end if plan.end <= now else None
 
 
+class StepNow(NamedTuple):
+    """What a step's plan says at one moment: its status, when it started and ended (if it has), its progress."""
+
+    status: str
+    started: float | None
+    completed: float | None
+    progress: float | None
+
+
+def step_now(plan: StepPlan, now: float, canceled_at: float | None = None) -> StepNow:
+    """Status, start, end and progress of a step at ``now``, read from its plan in one go."""
+    return StepNow(step_status(plan, now, canceled_at), started_at(plan, now, canceled_at),
+                   completed_at(plan, now, canceled_at), progress(plan, now, canceled_at))
+
+
 def roll_up(statuses: list[str], reached: list[str] | None = None) -> str:
     """Workflow status from its steps, never going back.
 
@@ -200,9 +215,13 @@ def roll_up(statuses: list[str], reached: list[str] | None = None) -> str:
 
 
 def workflow_status(plans: list[StepPlan], now: float, canceled_at: float | None = None) -> str:
-    """The workflow's status at ``now``, rolled up from its steps' plans (a step's ``reached`` matters
-    only once it ended while another has not, so a single step needs none)."""
-    statuses = [step_status(plan, now, canceled_at) for plan in plans]
+    """The workflow's status at ``now``, rolled up from its steps' plans."""
+    return rolled_up(plans, [step_status(plan, now, canceled_at) for plan in plans], canceled_at)
+
+
+def rolled_up(plans: list[StepPlan], statuses: list[str], canceled_at: float | None = None) -> str:
+    """The workflow's status from its steps' ``statuses`` (a step's ``reached``, read from its plan,
+    matters only once it ended while another has not, so a single step needs none)."""
     return roll_up(statuses, [reached(plan, canceled_at) for plan in plans] if len(plans) > 1 else None)
 
 

@@ -59,7 +59,8 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
                 if drawn is not None:
                     self.ids.restore(drawn)
                 raise
-            self.outcomes.drop(tenant, len(queued))
+            if queued:
+                self.outcomes.drop(tenant, len(queued))
             self._tenant_keys[tenant_key(tenant)] = tenant
             self._schedule(record)
             return record.id

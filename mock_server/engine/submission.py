@@ -24,6 +24,8 @@ from civitai_mock.mock_server.engine.ids import IdFactory
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord, price_with_tips
 
 LOOPBACK_NAMES = ("localhost",)
+#: The ending of a step nothing forces (outcomes are frozen: one instance serves every such step).
+SUCCEED = Outcome()
 HTTP_REFUSED = ("Callback URLs must use https (plain http is accepted for loopback hosts only, when the fake "
                 "runs locally; `serve --no-http-callbacks` refuses those too)")
 
@@ -93,7 +95,7 @@ def combine(forced: Outcome | None, queued: Outcome | None) -> Outcome:
     if queued is not None and forced is not None:
         queued = replace(queued, runtime=forced.runtime if forced.runtime is not None else queued.runtime,
                          nsfw_level=forced.nsfw_level or queued.nsfw_level)
-    return queued or forced or Outcome()
+    return queued or forced or SUCCEED
 
 
 def step_timeout(template_timeout: str | None) -> float:

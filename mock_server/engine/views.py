@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Callable
 
 from civitai_mock.contracts.image import ImageInput
@@ -21,20 +19,10 @@ from civitai_mock.mock_server.engine.blobs import BlobSigner
 from civitai_mock.mock_server.engine.lifecycle import Transition
 from civitai_mock.mock_server.engine.media import frame_size, image_size
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord, numbered_blob_id
-
+from civitai_mock.mock_server.engine.timestamps import iso, iso_text
 
 #: The base of URLs the fake hands out when no request names one (`serve` and the live server set the real one).
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8400"
-
-def iso(moment: float | None) -> str | None:
-    """Epoch seconds as an ISO 8601 UTC timestamp with milliseconds (``2026-01-01T00:00:00.000Z``)."""
-    return None if moment is None else _iso(moment)
-
-
-@lru_cache(maxsize=2048)
-def _iso(moment: float) -> str:
-    # isoformat truncates to milliseconds as the service does; "+00:00" becomes "Z"
-    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _compact(data: dict[str, Any]) -> dict[str, Any]:
@@ -108,43 +96,58 @@ class Renderer:
                                for n in range(step.outputs)]}
         return {"video": self.blob(record, step, now, base_url, hide_mature, 0, quiet)}
 
-    def job(self, record: WorkflowRecord, step: StepRecord, now: float, status: str, queued: bool) -> dict[str, Any]:
-        """The single job of a step whose status is ``status`` (``queued``: waiting in a provider's queue)."""
-        plan, canceled = step.plan, record.canceled_at
-        failed = status in FAILED_STATUSES
+    def _job(self, step: StepRecord, at: lifecycle.StepNow, queued: bool) -> dict[str, Any]:
+        """The single job of a step as it is ``at`` (``queued``: waiting in a provider's queue)."""
+        plan, status = step.plan, at.status
         job: dict[str, Any] = {"id": step.job_id, "status": status}
-        _put(job, "startedAt", iso(lifecycle.started_at(plan, now, canceled)))
-        _put(job, "completedAt", iso(lifecycle.completed_at(plan, now, canceled)))
+        if at.started is not None:
+            job["startedAt"] = iso_text(at.started)
+        if at.completed is not None:
+            job["completedAt"] = iso_text(at.completed)
         if queued:  # the official client's WorkflowStepJobQueuePosition (a job waiting on other steps is in no queue)
             job["queuePosition"] = {"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
-                                    "startAt": iso(_start_estimate(plan)), "completeAt": iso(plan.end)}
+                                    "startAt": iso_text(_start_estimate(plan)), "completeAt": iso_text(plan.end)}
         job["cost"] = step.job_cost
-        _put(job, "estimatedProgressRate", lifecycle.progress(plan, now, canceled))
-        _put(job, "reason", "canceled" if status == "canceled" else plan.reason if failed else None)
-        _put(job, "blockedReason", plan.blocked_reason if status == "failed" else None)
+        if at.progress is not None:
+            job["estimatedProgressRate"] = at.progress
+        if status == "canceled":
+            job["reason"] = "canceled"
+        elif status in FAILED_STATUSES and plan.reason is not None:
+            job["reason"] = plan.reason
+        if status == "failed" and plan.blocked_reason is not None:
+            job["blockedReason"] = plan.blocked_reason
         return job
 
     def step(self, record: WorkflowRecord, index: int, now: float, base_url: str,
              hide_mature: bool = False, quiet: bool = False) -> dict[str, Any]:
         """One WorkflowStep (videoGen or imageGen) at ``now``."""
+        at = lifecycle.step_now(record.steps[index].plan, now, record.canceled_at)
+        return self._step(record, index, now, base_url, hide_mature, quiet, at)
+
+    def _step(self, record: WorkflowRecord, index: int, now: float, base_url: str, hide_mature: bool, quiet: bool,
+              at: lifecycle.StepNow) -> dict[str, Any]:
+        """Step ``index`` as it is ``at`` (its status, times and progress at ``now``)."""
         step = record.steps[index]
-        plan, canceled = step.plan, record.canceled_at
-        status = self.step_status(record, step, now)
+        plan, status = step.plan, at.status
         data: dict[str, Any] = {"$type": step.type_, "name": step.name, "priority": step.priority,
                                 "timeout": step.timeout}
-        _put(data, "retries", step.retries)
+        if step.retries is not None:
+            data["retries"] = step.retries
         data["status"] = status
-        _put(data, "startedAt", iso(lifecycle.started_at(plan, now, canceled)))
-        _put(data, "completedAt", iso(lifecycle.completed_at(plan, now, canceled)))
-        _put(data, "metadata", step.metadata)
-        if status not in TERMINAL_STATUSES:
-            _put(data, "estimatedProgressRate", lifecycle.progress(plan, now, canceled))
+        if at.started is not None:
+            data["startedAt"] = iso_text(at.started)
+        if at.completed is not None:
+            data["completedAt"] = iso_text(at.completed)
+        if step.metadata is not None:
+            data["metadata"] = step.metadata
+        if status not in TERMINAL_STATUSES and at.progress is not None:
+            data["estimatedProgressRate"] = at.progress
         _put(data, "input", self.input_of(record, index, now))
         queued = status in QUEUED_STATUSES and not dependencies.waiting(record, step, now)
         if queued:  # WorkflowStepQueuePosition
             data["queuePosition"] = {"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
-                                     "estimatedStartAt": iso(_start_estimate(plan)),
-                                     "estimatedCompleteAt": iso(plan.end)}
+                                     "estimatedStartAt": iso_text(_start_estimate(plan)),
+                                     "estimatedCompleteAt": iso_text(plan.end)}
         if status == "succeeded":
             data["output"] = self.output(record, step, now, base_url, hide_mature, quiet)
         elif status in ("failed", "expired"):  # human-readable errors, as the real sample carries them
@@ -152,28 +155,29 @@ class Renderer:
             errors = step.errors if status == "failed" and step.errors else \
                 [FAILURE_MESSAGES.get(key, FAILURE_MESSAGES[""])]
             data["output"] = {"images": [], "errors": errors} if step.type_ == IMAGE_GEN else {"errors": errors}
-        data["jobs"] = [self.job(record, step, now, status, queued)]
+        data["jobs"] = [self._job(step, at, queued)]
         return data
 
     def workflow(self, record: WorkflowRecord, now: float, base_url: str,
                  hide_mature: bool = False, quiet: bool = False) -> dict[str, Any]:
         """The whole Workflow at ``now`` (``quiet``: for the fake's own pages, never an ``expire_next`` URL)."""
-        status = self.workflow_status(record, now)
-        canceled = record.canceled_at
-        starts = [lifecycle.started_at(s.plan, now, canceled) for s in record.steps]
-        ends = [lifecycle.completed_at(s.plan, now, canceled) for s in record.steps]
+        canceled, steps = record.canceled_at, record.steps
+        moments = [lifecycle.step_now(s.plan, now, canceled) for s in steps]
+        status = lifecycle.rolled_up([s.plan for s in steps], [m.status for m in moments], canceled)
+        starts = [m.started for m in moments if m.started is not None]
         base = record.kept_base
         tips = record.tip_amounts(base)
-        data: dict[str, Any] = {"id": record.id, "createdAt": iso(record.created),
+        data: dict[str, Any] = {"id": record.id, "createdAt": iso_text(record.created),
                                 "transactions": {"list": record.transactions}}
         _put(data, "metadata", record.metadata)
         data["status"] = status
-        _put(data, "startedAt", iso(min((s for s in starts if s is not None), default=None)))
-        if status in TERMINAL_STATUSES and all(ends):
-            data["completedAt"] = iso(max(e for e in ends if e is not None))
+        if starts:
+            data["startedAt"] = iso_text(min(starts))
+        if status in TERMINAL_STATUSES and all(m.completed for m in moments):
+            data["completedAt"] = iso_text(max(m.completed for m in moments))  # type: ignore[type-var]
         _put(data, "tags", record.tags)
         _put(data, "arguments", record.arguments)
-        data["steps"] = [self.step(record, i, now, base_url, hide_mature, quiet) for i in range(len(record.steps))]
+        data["steps"] = [self._step(record, i, now, base_url, hide_mature, quiet, at) for i, at in enumerate(moments)]
         _put(data, "callbacks", record.callbacks)
         _put(data, "tips", record.tips)
         data["cost"] = {"base": base, "factors": {"base": float(record.base_price), "quantity": 1.0}, "fixed": {},

@@ -22,7 +22,7 @@ from civitai_mock.mock_server.engine.lifecycle import Transition
 from civitai_mock.mock_server.engine.records import WorkflowRecord
 from civitai_mock.mock_server.engine.state import StateLock
 from civitai_mock.mock_server.engine.store import Store
-from civitai_mock.mock_server.engine.views import iso
+from civitai_mock.mock_server.engine.timestamps import iso
 
 BACKOFF_SECONDS: tuple[float, ...] = (1, 2, 4, 8, 16, 30, 60)
 #: Statuses after which a real sender tries again (besides timeouts and network errors).

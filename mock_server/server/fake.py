@@ -11,7 +11,8 @@ from civitai_mock.mock_server.engine.blobs import DEFAULT_URL_TTL
 from civitai_mock.mock_server.engine.service import Engine, EngineConfig
 from civitai_mock.mock_server.engine.sqlite_store import SqliteStore
 from civitai_mock.mock_server.engine.store import MemoryStore, Store
-from civitai_mock.mock_server.engine.views import DEFAULT_PUBLIC_URL, iso
+from civitai_mock.mock_server.engine.timestamps import iso
+from civitai_mock.mock_server.engine.views import DEFAULT_PUBLIC_URL
 from civitai_mock.mock_server.server.sender import WebhookSender
 
 #: Largest request body accepted (Kestrel's default limit, which the real service runs behind).

@@ -21,7 +21,7 @@ from civitai_mock.contracts import rules
 from civitai_mock.mock_server.engine.blobs import tenant_key
 from civitai_mock.mock_server.engine.errors import NotFound
 from civitai_mock.mock_server.engine.requestlog import masked
-from civitai_mock.mock_server.engine.views import iso
+from civitai_mock.mock_server.engine.timestamps import iso
 from civitai_mock.mock_server.server.http_io import JSONResponse, base_url, fake_of
 from civitai_mock.mock_server.server.linting import judge
 from civitai_mock.mock_server.server.routes import resource
