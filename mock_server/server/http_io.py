@@ -21,6 +21,10 @@ JSON_PATCH_TYPE = "application/json-patch+json"
 SEEN = "civitai_mock.seen"
 #: The scope key where the middleware leaves the bearer token it read (None: none, or a malformed one).
 TOKEN = "civitai_mock.token"
+#: The scope key where the middleware leaves the parsed query (each key's last value).
+QUERY = "civitai_mock.query"
+#: The scope key where the middleware leaves the fake serving the request.
+FAKE = "civitai_mock.fake"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="civitai-mock"'}
 
 
@@ -45,7 +49,8 @@ class HttpProblem(Exception):
 
 def fake_of(request: Request) -> Fake:
     """The fake serving this app."""
-    return request.app.state.fake
+    scope = request.scope
+    return scope[FAKE] if FAKE in scope else request.app.state.fake
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -122,8 +127,11 @@ def parse_json(raw: bytes) -> Any:
 
 
 def _query_value(request: Request, name: str) -> str | None:
-    """A query parameter's (last) value; None when absent (no parsing at all for a request without a query)."""
-    return request.query_params.get(name) if request.scope.get("query_string") else None
+    """A query parameter's (last) value; None when absent (the middleware parsed the query once)."""
+    scope = request.scope
+    if QUERY in scope:
+        return scope[QUERY].get(name)
+    return request.query_params.get(name) if scope.get("query_string") else None
 
 
 def query_int(request: Request, name: str, default: int, low: int | None = None, high: int | None = None) -> int:

@@ -13,12 +13,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
 from civitai_mock.mock_server.engine.requestlog import LOGGED_BODY_LIMIT
 from civitai_mock.mock_server.server.hotpath import HotRoutes
-from civitai_mock.mock_server.server.http_io import CHALLENGE, SEEN, TOKEN, bearer_token
+from civitai_mock.mock_server.server.http_io import CHALLENGE, FAKE, QUERY, SEEN, TOKEN, bearer_token
 from civitai_mock.mock_server.server.problems import problem
 from civitai_mock.mock_server.server.redact import redacted_query
 
 log = logging.getLogger("civitai_mock.requests")
-_KEPT_HEADERS = ("content-type", "retry-after", "location")
+_KEPT_HEADERS = (b"content-type", b"retry-after", b"location")
 #: The header a control client may send its token in (``Authorization: Bearer`` works too).
 CONTROL_HEADER = b"x-control-token"
 
@@ -74,6 +74,11 @@ class FakeMiddleware:
                                scope, receive, send, {"www-authenticate": CHALLENGE["WWW-Authenticate"]})
             return
         token = scope[TOKEN] = _token(scope)
+        raw_query = scope.get("query_string", b"")
+        # parsed once, for the routes and the log (the last value of a repeated key, as Starlette's get gives)
+        query = scope[QUERY] = dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}
+        if fake is not None:
+            scope[FAKE] = fake
         chunks: list[bytes] = []
         size = 0
 
@@ -93,8 +98,7 @@ class FakeMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["headers"] = {
-                    k.decode("latin-1"): v.decode("latin-1")
-                    for k, v in message.get("headers", []) if k.decode("latin-1") in _KEPT_HEADERS
+                    k.decode("latin-1"): v.decode("latin-1") for k, v in message.get("headers", []) if k in _KEPT_HEADERS
                 }
             await send(message)
 
@@ -117,24 +121,22 @@ class FakeMiddleware:
                 await self.app(scope, recording_receive, recording_send)
         except Exception:  # answered 500 further out (status stays 500 when no response started): logged too
             if logged:
-                self._record(fake, scope, token, status_holder, b"".join(chunks), size, started)
+                self._record(fake, scope, token, query, status_holder, b"".join(chunks), size, started)
             raise
         if logged:
-            self._record(fake, scope, token, status_holder, b"".join(chunks), size, started)
+            self._record(fake, scope, token, query, status_holder, b"".join(chunks), size, started)
 
     @staticmethod
-    def _record(fake: Any, scope: Scope, token: str | None, status_holder: dict[str, Any], raw: bytes, size: int,
-                started: float) -> None:
+    def _record(fake: Any, scope: Scope, token: str | None, query: dict[str, str], status_holder: dict[str, Any],
+                raw: bytes, size: int, started: float) -> None:
         """Add the answered request to the request log (and the access log at INFO)."""
         method, path = scope["method"], scope["path"]
-        raw_query = scope.get("query_string", b"")
-        query = dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}
         if SIGNATURE_PARAM in query and BLOB_PATH.match(path):  # a signed URL names its tenant, not a token
             token = fake.engine.tenant_of_url(query.get("tenant")) or token
         fake.engine.requests.add(fake.clock.now(), time.time(), token, method, path, query, status_holder["status"],
                                  raw, size, status_holder["headers"], scope.get(SEEN))
         if log.isEnabledFor(logging.INFO):
-            query_text = redacted_query(raw_query.decode("latin-1"))
+            query_text = redacted_query(scope.get("query_string", b"").decode("latin-1"))
             log.info("%s %s%s -> %s (%.1f ms)", method, path, "?" + query_text if query_text else "",
                      status_holder["status"], (time.perf_counter() - started) * 1000)
 
