@@ -16,6 +16,7 @@ from typing import Any
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.image import ImageInput
 from civitai_mock.contracts.kling import VideoInput
+from civitai_mock.contracts.outcomes import Outcome
 from civitai_mock.contracts.references import find, step_index
 from civitai_mock.contracts.template import VIDEO_GEN
 from civitai_mock.contracts.validation import StepInput, provisional_input, validate_step_input
@@ -64,7 +65,7 @@ class StepRecord:
     job_id: str
     blob_id: str
     nsfw_level: str
-    outcome: dict[str, Any]
+    outcome: Outcome
     plan: StepPlan
     type_: str = VIDEO_GEN
     #: names of the steps whose output this step's input references
@@ -114,6 +115,7 @@ class StepRecord:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict (for SQLite)."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        data["outcome"] = self.outcome.to_json()
         data["plan"] = self.plan.to_json()
         data["draft"] = self.draft.to_json() if self.draft is not None else None
         return data
@@ -123,7 +125,7 @@ class StepRecord:
         """Rebuild from ``to_json`` output (fields written by older versions are ignored)."""
         known = {f.name for f in fields(cls) if not f.name.startswith("_")}
         values = {k: v for k, v in data.items() if k in known}
-        values.setdefault("outcome", {})
+        values["outcome"] = Outcome.from_json(values.get("outcome") or {})
         values["plan"] = StepPlan(**data["plan"])
         if values.get("draft") is not None:
             values["draft"] = StepPlan(**values["draft"])

@@ -45,11 +45,12 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
             outcomes, taken = [], iter(queued)
             for one in forced:
                 outcomes.append(build.combine(one, next(taken, None) if build.takes_queued(one) else None))
-            charges = self.accounts.debit(tenant, build.price_of(submission), order)  # refused: nothing drawn
+            prices = build.step_prices(submission)
+            charges = self.accounts.debit(tenant, build.price_of(submission, prices), order)  # refused: nothing drawn
             drawn = self.ids.snapshot() if self.store.add_may_fail else None  # self.ids draws from self.rng
             try:
                 record = build.build_record(tenant, submission, outcomes, order, [], now, self.ids, self.rng,
-                                            self.scale)
+                                            self.scale, prices)
                 record.transactions = transactions("debit", charges, self.ids.uuid)
                 dependencies.compose(record, self.render.output_at)  # waiting steps: planned from their dependencies
                 record.seq = self.store.next_seq()

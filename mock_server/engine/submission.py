@@ -109,15 +109,21 @@ def tip_rates(submission: Submission) -> dict[str, float]:
     return {"civitai": tips.civitai, "creators": tips.creators} if tips else {"civitai": 0, "creators": 0}
 
 
-def price_of(submission: Submission) -> int:
-    """Buzz the workflow will cost (the stored record's ``price``), known before anything is drawn for it."""
-    return price_with_tips(sum(step_cost(step.input) for step in submission.steps), tip_rates(submission))
+def step_prices(submission: Submission) -> list[int]:
+    """Buzz each step costs (what its record's ``price`` says), known before anything is drawn for it."""
+    return [step_cost(step.input) for step in submission.steps]
+
+
+def price_of(submission: Submission, prices: list[int]) -> int:
+    """Buzz the workflow will cost (the stored record's ``price``): its steps' ``prices`` and the tips."""
+    return price_with_tips(sum(prices), tip_rates(submission))
 
 
 def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], order: list[str],
                  transactions: list[dict[str, Any]], now: float, ids: IdFactory,
-                 rng: random.Random, scale: float = 1.0) -> WorkflowRecord:
-    """A new workflow record with a drawn plan for every step.
+                 rng: random.Random, scale: float = 1.0, prices: list[int] | None = None) -> WorkflowRecord:
+    """A new workflow record with a drawn plan for every step (``prices``: the steps' prices, when
+    already known; each record computes its own otherwise).
 
     A step that waits on other steps gets a draft plan (drawn as if its dependencies ended at 0);
     ``dependencies.compose`` turns it into its plan once the record is complete.
@@ -134,8 +140,9 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
             priority=step.template.priority or "normal", timeout=format_timespan(timeout),
             retries=step.template.retries, metadata=step.template.metadata or {},
             job_id=ids.uuid(), blob_id=ids.blob_id(extension), nsfw_level=outcome.nsfw_level or "pg",
-            outcome=outcome.to_json(), type_=step.type_, depends_on=tuple(step.depends_on), draft=draft,
+            outcome=outcome, type_=step.type_, depends_on=tuple(step.depends_on), draft=draft,
             plan=draft or lifecycle.plan_step(parsed, outcome, now, timeout, rng, scale), _parsed=parsed,
+            _price=prices[index] if prices is not None else None,
         ))
     return WorkflowRecord(
         id=ids.workflow_id(now), tenant=tenant, seq=0, created=now, steps=steps, transactions=transactions,
@@ -151,7 +158,6 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
 def replan(record: WorkflowRecord, index: int, rng: random.Random, scale: float = 1.0) -> None:
     """Draw a new ending for step ``index`` after its input changed (queue times stay)."""
     step = record.steps[index]
-    outcome = Outcome.from_json(step.outcome) if step.outcome else Outcome()
-    step.plan = lifecycle.replan_step(step.plan, step.parsed_input(), outcome, record.created,
+    step.plan = lifecycle.replan_step(step.plan, step.parsed_input(), step.outcome, record.created,
                                       parse_timespan(step.timeout), rng, scale)
     record.plans_changed()
