@@ -269,3 +269,18 @@ def test_an_unscheduled_workflow_moves_on_after_a_restart(tmp_path: Path) -> Non
     assert again.view("t", workflow_id)["status"] == "succeeded"
     statuses = [item["status"] for item in again.timeline("t", workflow_id) if item["scope"] == "workflow"]
     assert statuses == ["unassigned", "preparing", "scheduled", "processing", "succeeded"]
+
+
+def test_a_forced_ending_survives_a_restart_and_a_patch(tmp_path: Path) -> None:
+    """The ending a prompt forced is stored with the step: after a restart, a step patched before it runs
+    is re-planned with the same ending (and the same reason)."""
+    path = str(tmp_path / "forced.db")
+    first = Engine(VirtualClock(), SqliteStore(path), EngineConfig(secret=b"x", balances={"blue": 10**9}))
+    workflow_id = first.submit("t", body("[mock:fail=gpu_on_fire] a fox"))
+    first.store.close()
+    again = Engine(VirtualClock(), SqliteStore(path), EngineConfig(secret=b"x"))
+    again.patch_step("t", workflow_id, "$0", [{"op": "replace", "path": "/input/duration", "value": 10}])
+    again.clock.advance(3600)  # type: ignore[attr-defined]
+    step = again.view("t", workflow_id)["steps"][0]
+    assert step["input"]["duration"] == 10
+    assert (step["status"], step["jobs"][0]["reason"]) == ("failed", "gpu_on_fire")
