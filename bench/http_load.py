@@ -24,6 +24,8 @@ BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "operati
                                                   "prompt": "a lighthouse in a storm", "duration": 5}}]}
 UVICORN = ["--loop", "uvloop", "--http", "httptools", "--workers", "1", "--log-level", "warning", "--no-access-log"]
 FAKE_APP = "bench.serve_fake:app"
+#: The fake with its submit and view cut down to the least a fake must do (``bench/floor_fake.py``).
+FLOOR_APP = "bench.floor_fake:app"
 
 
 def _start(app: str, port: int) -> subprocess.Popen:
@@ -76,21 +78,30 @@ def measure(url: str, seconds: int, body: dict | None = None) -> float:
     return asyncio.run(_python_load(url, seconds, body))
 
 
+def _get_then_post(port: int, seconds: int) -> tuple[float, float]:
+    """(GET, POST) requests/s of one served fake: a workflow read over and over, then submits."""
+    base = f"http://127.0.0.1:{port}"
+    workflow_id = httpx.post(f"{base}/v2/consumer/workflows", json=BODY,
+                             headers={"Authorization": f"Bearer {TOKEN}"}).json()["id"]
+    got = measure(f"{base}/v2/consumer/workflows/{workflow_id}", seconds)
+    return got, measure(f"{base}/v2/consumer/workflows?wait=0", seconds, BODY)
+
+
 def run(seconds: int = 5) -> list[Figure]:
-    """GET and POST requests/s of the fake, each against the bare app in the same run."""
+    """GET and POST requests/s of the fake, each against the bare app in the same run; and the POST of
+    the fake cut down to its floor (what any submit must do; the same GET load first, so both processes
+    have the same history), to show how much of the gap to the bare app is the engine's."""
     generator = "wrk" if shutil.which("wrk") else "python asyncio"
-    fake_port, bare_port = free_port(), free_port()
+    fake_port, bare_port, floor_port = free_port(), free_port(), free_port()
     fake, bare = _start(FAKE_APP, fake_port), _start("bench.bare_app:app", bare_port)
+    floor = _start(FLOOR_APP, floor_port)
     try:
-        base = f"http://127.0.0.1:{fake_port}"
-        workflow_id = httpx.post(f"{base}/v2/consumer/workflows", json=BODY,
-                                 headers={"Authorization": f"Bearer {TOKEN}"}).json()["id"]
-        ours_get = measure(f"{base}/v2/consumer/workflows/{workflow_id}", seconds)
-        bare_get = measure(f"http://127.0.0.1:{bare_port}/v2/consumer/workflows/{workflow_id}", seconds)
-        ours_post = measure(f"{base}/v2/consumer/workflows?wait=0", seconds, BODY)
+        ours_get, ours_post = _get_then_post(fake_port, seconds)
+        bare_get = measure(f"http://127.0.0.1:{bare_port}/v2/consumer/workflows/any", seconds)
         bare_post = measure(f"http://127.0.0.1:{bare_port}/v2/consumer/workflows", seconds, BODY)
+        _, floor_post = _get_then_post(floor_port, seconds)
     finally:
-        for process in (fake, bare):
+        for process in (fake, bare, floor):
             process.terminate()
             process.wait(timeout=10)
     return [
@@ -98,4 +109,6 @@ def run(seconds: int = 5) -> list[Figure]:
                ours_get / bare_get >= 0.7),
         Figure(f"POST submit req/s ({generator})", ours_post, "req/s", bare_post, "bare Starlette POST", ">= 0.5x",
                ours_post / bare_post >= 0.5),
+        Figure(f"POST floor req/s ({generator})", floor_post, "req/s", bare_post, "bare Starlette POST"),
+        Figure("POST submit vs its floor", ours_post, "req/s", floor_post, "floor_fake.py POST"),
     ]
