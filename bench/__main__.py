@@ -18,7 +18,7 @@ SECTIONS = ("http", "speed", "lifecycle", "scale", "webhooks", "plugin")
 def main(argv: list[str] | None = None) -> int:
     """Run the selected sections and print their figures."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="shorter runs (10 000 workflows for scale, 2 s loads)")
+    parser.add_argument("--quick", action="store_true", help="shorter runs (10 000 workflows for scale, 1 s load rounds)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"civitai-mock benchmarks — Python {platform.python_version()}, {platform.machine()}, "
           f"load generator: {'wrk' if shutil.which('wrk') else 'python asyncio'}; time {time.strftime('%Y-%m-%d %H:%M')}")
     if "http" in chosen:
-        print_figures("HTTP (uvicorn uvloop+httptools, 1 worker, 32 connections)", http_load.run(2 if args.quick else 5))
+        print_figures("HTTP (uvicorn uvloop+httptools, 1 worker, 32 connections)", http_load.run(3 if args.quick else 9))
     if "speed" in chosen:
         print_figures("In-process speed (vs respx, moto; same run)", speed.run(args.quick))
     if "lifecycle" in chosen:

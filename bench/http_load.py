@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,32 +79,46 @@ def measure(url: str, seconds: int, body: dict | None = None) -> float:
     return asyncio.run(_python_load(url, seconds, body))
 
 
-def _get_then_post(port: int, seconds: int) -> tuple[float, float]:
-    """(GET, POST) requests/s of one served fake: a workflow read over and over, then submits."""
-    base = f"http://127.0.0.1:{port}"
-    workflow_id = httpx.post(f"{base}/v2/consumer/workflows", json=BODY,
-                             headers={"Authorization": f"Bearer {TOKEN}"}).json()["id"]
-    got = measure(f"{base}/v2/consumer/workflows/{workflow_id}", seconds)
-    return got, measure(f"{base}/v2/consumer/workflows?wait=0", seconds, BODY)
+def _first_workflow(port: int) -> str:
+    """Submit one workflow to a served fake; its id (what the GET load reads)."""
+    return httpx.post(f"http://127.0.0.1:{port}/v2/consumer/workflows", json=BODY,
+                      headers={"Authorization": f"Bearer {TOKEN}"}).json()["id"]
 
 
-def run(seconds: int = 5) -> list[Figure]:
+def run(seconds: int = 5, rounds: int = 3) -> list[Figure]:
     """GET and POST requests/s of the fake, each against the bare app in the same run; and the POST of
-    the fake cut down to its floor (what any submit must do; the same GET load first, so both processes
-    have the same history), to show how much of the gap to the bare app is the engine's."""
+    the fake cut down to its floor (what any submit must do), to show how much of the gap to the bare
+    app is the engine's.
+
+    The machine's speed drifts from second to second, so the loads alternate: ``rounds`` rounds of
+    ``seconds / rounds`` each (fake, bare, floor in turn), and every figure is the median of its rounds.
+    Both fakes take the same GET load before their POST load, so their processes have the same history.
+    """
     generator = "wrk" if shutil.which("wrk") else "python asyncio"
+    each = max(1, round(seconds / rounds))
     fake_port, bare_port, floor_port = free_port(), free_port(), free_port()
     fake, bare = _start(FAKE_APP, fake_port), _start("bench.bare_app:app", bare_port)
     floor = _start(FLOOR_APP, floor_port)
+    found: dict[str, list[float]] = {name: [] for name in ("ours_get", "bare_get", "ours_post", "bare_post",
+                                                          "floor_post")}
     try:
-        ours_get, ours_post = _get_then_post(fake_port, seconds)
-        bare_get = measure(f"http://127.0.0.1:{bare_port}/v2/consumer/workflows/any", seconds)
-        bare_post = measure(f"http://127.0.0.1:{bare_port}/v2/consumer/workflows", seconds, BODY)
-        _, floor_post = _get_then_post(floor_port, seconds)
+        reads = {port: f"http://127.0.0.1:{port}/v2/consumer/workflows/{_first_workflow(port)}"
+                 for port in (fake_port, floor_port)}
+        for _ in range(rounds):
+            found["ours_get"].append(measure(reads[fake_port], each))
+            found["bare_get"].append(measure(f"http://127.0.0.1:{bare_port}/v2/consumer/workflows/any", each))
+            measure(reads[floor_port], each)  # the floor's process gets the same history as the fake's
+        for _ in range(rounds):
+            found["ours_post"].append(measure(f"http://127.0.0.1:{fake_port}/v2/consumer/workflows?wait=0", each,
+                                              BODY))
+            found["bare_post"].append(measure(f"http://127.0.0.1:{bare_port}/v2/consumer/workflows", each, BODY))
+            found["floor_post"].append(measure(f"http://127.0.0.1:{floor_port}/v2/consumer/workflows?wait=0", each,
+                                               BODY))
     finally:
         for process in (fake, bare, floor):
             process.terminate()
             process.wait(timeout=10)
+    ours_get, bare_get, ours_post, bare_post, floor_post = (statistics.median(v) for v in found.values())
     return [
         Figure(f"GET workflow req/s ({generator})", ours_get, "req/s", bare_get, "bare Starlette GET", ">= 0.7x",
                ours_get / bare_get >= 0.7),
