@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import datetime, timezone
 from functools import lru_cache
 
 #: ``2026-08-10T22:37:15.659Z`` -> ``20260810223715659``
 _STAMP_DIGITS = str.maketrans("", "", "-:T.Z")
+_MICROS = 1_000_000
+#: The moments whose year has four digits from 1970 on: others are left to ``datetime`` (and its errors).
+_FOUR_DIGIT_YEARS = (0.0, 253402300799.0)
 
 
 def iso(moment: float | None) -> str | None:
@@ -16,7 +21,28 @@ def iso(moment: float | None) -> str | None:
 
 @lru_cache(maxsize=2048)
 def iso_text(moment: float) -> str:
-    """``iso`` of a moment that is never None (cached: a workflow's times are read again and again)."""
+    """``iso`` of a moment that is never None (cached: a workflow's times are read again and again).
+
+    The same text as ``datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds")``
+    with "Z": microseconds rounded half to even as ``fromtimestamp`` rounds them, then cut to
+    milliseconds; the date and time of the whole second come from a cache of their own.
+    """
+    if not _FOUR_DIGIT_YEARS[0] <= moment < _FOUR_DIGIT_YEARS[1]:
+        return _by_datetime(moment)
+    fraction, whole = math.modf(moment)
+    micros = round(fraction * _MICROS)
+    if micros >= _MICROS:
+        micros -= _MICROS
+        whole += 1
+    return f"{_second(int(whole))}.{micros // 1000:03d}Z"
+
+
+@lru_cache(maxsize=1024)
+def _second(whole: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+
+
+def _by_datetime(moment: float) -> str:
     # isoformat truncates to milliseconds as the service does; "+00:00" becomes "Z"
     return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
