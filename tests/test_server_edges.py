@@ -4,8 +4,13 @@ Allow header, and each fake's app accepts its own exception handlers and middlew
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from civitai_mock import civitai_fake
+from civitai_mock.mock_server.server.http_io import parse_query
 
 SUBMIT = "/v2/consumer/workflows"
 BODY = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "[mock:runtime=20] a fox"}}]}
@@ -113,3 +118,10 @@ def test_each_app_takes_its_own_exception_handlers_and_middleware(monkeypatch: A
         answer = mock.client.get(SUBMIT)
         assert answer.status_code == 418 and answer.headers.get("x-tagged") == "1"
         assert other.client.get(SUBMIT).status_code == 200 and "x-tagged" not in other.client.get(SUBMIT).headers
+
+
+@given(st.text(alphabet="ab=&;%+ 2Fé\u00ff", max_size=30))
+def test_a_query_is_read_as_parse_qsl_reads_it(text: str) -> None:
+    """The middleware's one parse of the query gives each key's last value, exactly as parse_qsl does."""
+    raw = text.encode("latin-1")
+    assert parse_query(raw) == dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))

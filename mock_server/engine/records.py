@@ -44,6 +44,8 @@ def primary_blob_id(blob_id: str) -> tuple[str, int]:
 
 def tip_amounts(base: int, tips: dict[str, float]) -> dict[str, int]:
     """Buzz tipped to Civitai and to creators: the requested rates applied to ``base``."""
+    if not tips.get("civitai") and not tips.get("creators"):  # most workflows tip nothing
+        return {"civitai": 0, "creators": 0}
     return {name: int(round(base * float(tips.get(name, 0) or 0))) for name in ("civitai", "creators")}
 
 

@@ -17,12 +17,11 @@ class _Changing:
     def __enter__(self) -> None:
         owner = self._owner
         owner._lock.acquire()
-        owner._depth.value = getattr(owner._depth, "value", 0) + 1
+        owner._depth += 1  # only the thread holding the lock touches the depth
 
     def __exit__(self, *exc: Any) -> None:
         owner = self._owner
-        depth = owner._depth.value - 1
-        owner._depth.value = depth
+        depth = owner._depth = owner._depth - 1
         owner._lock.release()
         if depth == 0 and owner._flush is not None:
             owner._flush()
@@ -39,7 +38,8 @@ class StateLock:
 
     def __init__(self, flush: Callable[[], None] | None = None):
         self._lock = threading.RLock()
-        self._depth = threading.local()
+        #: how deeply the thread holding the lock is nested in ``changing()`` (0 when no thread is)
+        self._depth = 0
         self._flush = flush
         self._changing = _Changing(self)
 

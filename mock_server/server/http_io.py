@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import Request
@@ -45,6 +46,17 @@ class HttpProblem(Exception):
     def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None, title: str | None = None):
         super().__init__(detail)
         self.status, self.detail, self.headers, self.title = status, detail, headers or {}, title
+
+
+def parse_query(raw: bytes) -> dict[str, str]:
+    """A query string as ``dict(parse_qsl(text, keep_blank_values=True))`` reads it (each key's last value);
+    split by hand when nothing in it is escaped, where that is what ``parse_qsl`` gives."""
+    if not raw:
+        return {}
+    text = raw.decode("latin-1")
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return dict(pair.partition("=")[::2] for pair in text.split("&") if pair)  # type: ignore[misc]
 
 
 def fake_of(request: Request) -> Fake:

@@ -13,7 +13,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
 from civitai_mock.mock_server.engine.requestlog import LOGGED_BODY_LIMIT
 from civitai_mock.mock_server.server.hotpath import HotRoutes
-from civitai_mock.mock_server.server.http_io import CHALLENGE, FAKE, QUERY, SEEN, TOKEN, bearer_token
+from civitai_mock.mock_server.server.http_io import (
+    CHALLENGE,
+    FAKE,
+    QUERY,
+    SEEN,
+    TOKEN,
+    bearer_token,
+    parse_query,
+)
 from civitai_mock.mock_server.server.problems import problem
 from civitai_mock.mock_server.server.redact import redacted_query
 
@@ -74,9 +82,8 @@ class FakeMiddleware:
                                scope, receive, send, {"www-authenticate": CHALLENGE["WWW-Authenticate"]})
             return
         token = scope[TOKEN] = _token(scope)
-        raw_query = scope.get("query_string", b"")
         # parsed once, for the routes and the log (the last value of a repeated key, as Starlette's get gives)
-        query = scope[QUERY] = dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}
+        query = scope[QUERY] = parse_query(scope.get("query_string", b""))
         if fake is not None:
             scope[FAKE] = fake
         chunks: list[bytes] = []
@@ -97,9 +104,8 @@ class FakeMiddleware:
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                status_holder["headers"] = {
-                    k.decode("latin-1"): v.decode("latin-1") for k, v in message.get("headers", []) if k in _KEPT_HEADERS
-                }
+                status_holder["headers"] = {k.decode("latin-1"): v.decode("latin-1")
+                                            for k, v in message.get("headers", []) if k in _KEPT_HEADERS}
             await send(message)
 
         started = time.perf_counter()
