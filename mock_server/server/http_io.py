@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse as StarletteJSONResponse
 
 from civitai_mock.contracts import jsontext
@@ -48,6 +48,15 @@ class HttpProblem(Exception):
         self.status, self.detail, self.headers, self.title = status, detail, headers or {}, title
 
 
+def header(scope: Any, name: bytes) -> str | None:
+    """A request header's first value (``name`` in lower case, as ASGI servers give them), as Starlette's
+    ``request.headers.get`` reads it, without building its header map."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def parse_query(raw: bytes) -> dict[str, str]:
     """A query string as ``dict(parse_qsl(text, keep_blank_values=True))`` reads it (each key's last value);
     split by hand when nothing in it is escaped, where that is what ``parse_qsl`` gives."""
@@ -77,7 +86,7 @@ def bearer_token(header: str | None) -> str | None:
 def tenant(request: Request) -> str:
     """The tenant (bearer token) of a consumer request; 401 when missing, malformed or not allowed."""
     scope = request.scope
-    token = scope[TOKEN] if TOKEN in scope else bearer_token(request.headers.get("authorization"))
+    token = scope[TOKEN] if TOKEN in scope else bearer_token(header(scope, b"authorization"))
     if token is None:
         raise HttpProblem(401, "Send your token as 'Authorization: Bearer <token>'.", CHALLENGE)
     allowed = fake_of(request).config.tokens
@@ -89,12 +98,12 @@ def tenant(request: Request) -> str:
 def base_url(request: Request) -> str:
     """Scheme and host the client used, for signed blob URLs it can follow."""
     scope = request.scope
-    host = request.headers.get("host") or "{}:{}".format(*scope.get("server") or ("localhost", 80))
+    host = header(scope, b"host") or "{}:{}".format(*scope.get("server") or ("localhost", 80))
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
 def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return (header(request.scope, b"content-type") or "").split(";")[0].strip().lower()
 
 
 async def json_body(request: Request, patch: bool = False) -> Any:
@@ -114,16 +123,22 @@ async def json_body(request: Request, patch: bool = False) -> Any:
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     """The body, read while streaming; 413 as soon as it passes ``limit`` (chunked bodies included)."""
-    declared = request.headers.get("content-length")
+    declared = header(request.scope, b"content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:  # what Starlette's request.stream() does, without an async generator per request
+        message = await request.receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
 
 
 def _too_large(limit: int) -> HttpProblem:

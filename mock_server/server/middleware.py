@@ -20,6 +20,7 @@ from civitai_mock.mock_server.server.http_io import (
     SEEN,
     TOKEN,
     bearer_token,
+    header,
     parse_query,
 )
 from civitai_mock.mock_server.server.problems import problem
@@ -31,15 +32,9 @@ _KEPT_HEADERS = (b"content-type", b"retry-after", b"location")
 CONTROL_HEADER = b"x-control-token"
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
 
 def _token(scope: Scope) -> str | None:
-    return bearer_token(_header(scope, b"authorization"))
+    return bearer_token(header(scope, b"authorization"))
 
 
 def control_allowed(scope: Scope, control_token: str | None) -> bool:
@@ -47,7 +42,7 @@ def control_allowed(scope: Scope, control_token: str | None) -> bool:
     if not control_token:
         return True
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-    offered = (_token(scope), _header(scope, CONTROL_HEADER), query.get("control_token"))  # the last: the dashboard
+    offered = (_token(scope), header(scope, CONTROL_HEADER), query.get("control_token"))  # the last: the dashboard
     return any(value is not None and hmac.compare_digest(value.encode(), control_token.encode()) for value in offered)
 
 
