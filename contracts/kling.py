@@ -137,7 +137,8 @@ class ContractModel(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """The model as the JSON the service echoes back (camelCase, defaults filled, nulls dropped)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        # what model_dump(mode="json", by_alias=True, exclude_none=True) returns, without its wrapper
+        return self.__pydantic_serializer__.to_python(self, mode="json", by_alias=True, exclude_none=True)
 
 
 class KlingCameraControlConfig(ContractModel):

@@ -10,6 +10,8 @@ from typing import Any
 from civitai_mock.contracts.timespan import MAX_STEP_TIMEOUT_SECONDS
 from civitai_mock.contracts.workflow import NSFW_LEVELS
 
+#: What every directive starts with.
+DIRECTIVE_MARK = "[mock:"
 _DIRECTIVE = re.compile(r"\[mock:([a-z]+)(?:=([^\]]*))?\]")
 KINDS = ("succeed", "fail", "block", "expire", "cancel")
 #: Directive names and what their value means; documented in README ("Forcing outcomes").
@@ -100,6 +102,8 @@ def ending_outcome(status: str, reason: str | None = None, runtime: float | None
 
 def parse_directives(prompt: str) -> Outcome | None:
     """The outcome forced by ``[mock:...]`` directives in a prompt, or None when there are none."""
+    if DIRECTIVE_MARK not in prompt:  # most prompts force nothing
+        return None
     found = {name: value for name, value in _DIRECTIVE.findall(prompt)}
     if not found:
         return None
