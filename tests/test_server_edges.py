@@ -3,6 +3,7 @@ Allow header, and each fake's app accepts its own exception handlers and middlew
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from civitai_mock import civitai_fake
+from civitai_mock.mock_server.server.app import create_app
 from civitai_mock.mock_server.server.http_io import parse_query
 
 SUBMIT = "/v2/consumer/workflows"
@@ -125,3 +127,30 @@ def test_a_query_is_read_as_parse_qsl_reads_it(text: str) -> None:
     """The middleware's one parse of the query gives each key's last value, exactly as parse_qsl does."""
     raw = text.encode("latin-1")
     assert parse_query(raw) == dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+
+
+def test_a_client_that_hangs_up_mid_body_is_logged_as_gone_not_as_a_500(caplog: Any) -> None:
+    """A client that disconnects before its body arrived never sees an answer: the fake sends none, logs
+    no internal error, keeps nothing, and the request log says 499 (client closed the request), so the
+    linter never judges the client for a 500 it was not sent."""
+    app = create_app(speed=1.0)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": SUBMIT, "raw_path": SUBMIT.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"fake"), (b"authorization", b"Bearer t1"),
+                         (b"content-type", b"application/json")],
+             "server": ("127.0.0.1", 8400), "client": ("127.0.0.1", 5555)}
+    messages = [{"type": "http.request", "body": b'{"steps": [', "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent == []
+    assert "internal error" not in caplog.text
+    engine = app.state.fake.engine
+    assert engine.count("t1") == 0
+    assert [(e.path, e.status, e.raw) for e in engine.requests.entries()] == [(SUBMIT, 499, b'{"steps": [')]

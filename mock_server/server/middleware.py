@@ -8,6 +8,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
@@ -28,6 +29,8 @@ from civitai_mock.mock_server.server.redact import redacted_query
 
 log = logging.getLogger("civitai_mock.requests")
 _KEPT_HEADERS = (b"content-type", b"retry-after", b"location")
+#: The request log's status of a request whose client hung up before it arrived whole (nginx's 499).
+CLIENT_CLOSED_REQUEST = 499
 #: The header a control client may send its token in (``Authorization: Bearer`` works too).
 CONTROL_HEADER = b"x-control-token"
 
@@ -94,11 +97,12 @@ class FakeMiddleware:
                     chunks.append(body)
             return message
 
-        status_holder: dict[str, Any] = {"status": 500, "headers": {}}
+        status_holder: dict[str, Any] = {"status": 500, "headers": {}, "answered": False}
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["answered"] = True
                 status_holder["headers"] = {k.decode("latin-1"): v.decode("latin-1")
                                             for k, v in message.get("headers", []) if k in _KEPT_HEADERS}
             await send(message)
@@ -120,6 +124,11 @@ class FakeMiddleware:
                 await self.hot.answer(found, scope, recording_receive, recording_send)
             else:
                 await self.app(scope, recording_receive, recording_send)
+        except ClientDisconnect:
+            if status_holder["answered"]:
+                raise
+            # the client hung up before its request arrived whole: nobody to answer, nothing went wrong here
+            status_holder["status"] = CLIENT_CLOSED_REQUEST
         except Exception:  # answered 500 further out (status stays 500 when no response started): logged too
             if logged:
                 self._record(fake, scope, token, query, status_holder, b"".join(chunks), size, started)
