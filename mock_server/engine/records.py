@@ -180,6 +180,8 @@ class WorkflowRecord:
         """The base price of the steps not refunded (0 once everything was refunded)."""
         if self.refunded:
             return 0
+        if not self.refunded_steps:
+            return self.base_price
         return sum(step.price for index, step in enumerate(self.steps) if index not in self.refunded_steps)
 
     def step_share(self, index: int) -> int:

@@ -142,7 +142,9 @@ class Renderer:
             data["metadata"] = step.metadata
         if status not in TERMINAL_STATUSES and at.progress is not None:
             data["estimatedProgressRate"] = at.progress
-        _put(data, "input", self.input_of(record, index, now))
+        shown = step.input if not step.depends_on else self.input_of(record, index, now)
+        if shown is not None:
+            data["input"] = shown
         queued = status in QUEUED_STATUSES and not dependencies.waiting(record, step, now)
         if queued:  # WorkflowStepQueuePosition
             data["queuePosition"] = {"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
@@ -169,18 +171,24 @@ class Renderer:
         tips = record.tip_amounts(base)
         data: dict[str, Any] = {"id": record.id, "createdAt": iso_text(record.created),
                                 "transactions": {"list": record.transactions}}
-        _put(data, "metadata", record.metadata)
+        if record.metadata is not None:
+            data["metadata"] = record.metadata
         data["status"] = status
         if starts:
             data["startedAt"] = iso_text(min(starts))
         if status in TERMINAL_STATUSES and all(m.completed for m in moments):
             data["completedAt"] = iso_text(max(m.completed for m in moments))  # type: ignore[type-var]
-        _put(data, "tags", record.tags)
-        _put(data, "arguments", record.arguments)
+        if record.tags is not None:
+            data["tags"] = record.tags
+        if record.arguments is not None:
+            data["arguments"] = record.arguments
         data["steps"] = [self._step(record, i, now, base_url, hide_mature, quiet, at) for i, at in enumerate(moments)]
-        _put(data, "callbacks", record.callbacks)
-        _put(data, "tips", record.tips)
-        data["cost"] = {"base": base, "factors": {"base": float(record.base_price), "quantity": 1.0}, "fixed": {},
+        if record.callbacks is not None:
+            data["callbacks"] = record.callbacks
+        if record.tips is not None:
+            data["tips"] = record.tips
+        full = base if not record.refunded and not record.refunded_steps else record.base_price
+        data["cost"] = {"base": base, "factors": {"base": float(full), "quantity": 1.0}, "fixed": {},
                         "tips": tips, "total": base + sum(tips.values())}
         if status == "succeeded":
             data["nsfwLevel"] = self._nsfw(record)
