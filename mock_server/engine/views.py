@@ -29,12 +29,6 @@ def _compact(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def _put(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``key`` unless ``value`` is None (the service leaves unset fields out)."""
-    if value is not None:
-        data[key] = value
-
-
 def _start_estimate(plan: lifecycle.StepPlan) -> float:
     """When a queued step is expected to start processing (when it ends, if it never will)."""
     return plan.processing if plan.processing is not None else plan.end
@@ -162,7 +156,11 @@ class Renderer:
 
     def workflow(self, record: WorkflowRecord, now: float, base_url: str,
                  hide_mature: bool = False, quiet: bool = False) -> dict[str, Any]:
-        """The whole Workflow at ``now`` (``quiet``: for the fake's own pages, never an ``expire_next`` URL)."""
+        """The whole Workflow at ``now`` (``quiet``: for the fake's own pages, never an ``expire_next`` URL).
+
+        Fields the service leaves out when unset are set only when they have a value, in the order the
+        service writes them (the renderer runs on every read: no helper call per field).
+        """
         canceled, steps = record.canceled_at, record.steps
         moments = [lifecycle.step_now(s.plan, now, canceled) for s in steps]
         status = lifecycle.rolled_up([s.plan for s in steps], [m.status for m in moments], canceled)
@@ -192,13 +190,18 @@ class Renderer:
                         "tips": tips, "total": base + sum(tips.values())}
         if status == "succeeded":
             data["nsfwLevel"] = self._nsfw(record)
-        _put(data, "experimental", record.experimental)
-        _put(data, "allowMatureContent", record.allow_mature_content)
+        if record.experimental is not None:
+            data["experimental"] = record.experimental
+        if record.allow_mature_content is not None:
+            data["allowMatureContent"] = record.allow_mature_content
         data["upgradeMode"] = record.upgrade_mode
-        _put(data, "currencies", record.currencies)
+        if record.currencies is not None:
+            data["currencies"] = record.currencies
         data["forceRefunded"] = False
-        _put(data, "ephemeral", record.ephemeral)
-        _put(data, "externalId", record.external_id)
+        if record.ephemeral is not None:
+            data["ephemeral"] = record.ephemeral
+        if record.external_id is not None:
+            data["externalId"] = record.external_id
         return data
 
     @staticmethod

@@ -35,7 +35,6 @@ CLIENT_CLOSED_REQUEST = 499
 CONTROL_HEADER = b"x-control-token"
 
 
-
 def _token(scope: Scope) -> str | None:
     return bearer_token(header(scope, b"authorization"))
 
@@ -124,15 +123,14 @@ class FakeMiddleware:
                 await self.hot.answer(found, scope, recording_receive, recording_send)
             else:
                 await self.app(scope, recording_receive, recording_send)
-        except ClientDisconnect:
-            if status_holder["answered"]:
+        except Exception as exc:
+            if not isinstance(exc, ClientDisconnect) or status_holder["answered"]:
+                # answered 500 further out (status stays 500 when no response started): logged too
+                if logged:
+                    self._record(fake, scope, token, query, status_holder, b"".join(chunks), size, started)
                 raise
             # the client hung up before its request arrived whole: nobody to answer, nothing went wrong here
             status_holder["status"] = CLIENT_CLOSED_REQUEST
-        except Exception:  # answered 500 further out (status stays 500 when no response started): logged too
-            if logged:
-                self._record(fake, scope, token, query, status_holder, b"".join(chunks), size, started)
-            raise
         if logged:
             self._record(fake, scope, token, query, status_holder, b"".join(chunks), size, started)
 
