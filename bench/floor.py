@@ -31,46 +31,59 @@ class Floor:
 
     def install(self) -> None:
         """Answer the engine's submits and views with the cut-down ones."""
-        self.engine.submit, self.engine.view = self.submit, self.view  # type: ignore[method-assign]
+        engine = self.engine
+        engine.submit, engine.view = self.submit, self.view  # type: ignore[method-assign]
+        engine.submit_and_view = self.submit_and_view  # type: ignore[method-assign]
 
     def submit(self, tenant: str, body: Any, *, wait: float = 0) -> str:
         """Validate, charge, plan and keep the benchmark's single-step body."""
-        engine = self.engine
-        with engine.state.changing():
-            now = engine.now()
-            plain = validate_plain(body)
-            if plain is None or len(plain[1]) != 1:
-                raise ValueError("the floor takes the benchmark's body only")
-            step, parsed = plain[1][0]
-            price = step_cost(parsed)
-            charges = engine.accounts.debit(tenant, price, charging_order(None, None))
-            plan = lifecycle.plan_step(parsed, SUCCEED, now, step_timeout(step.timeout), engine.rng, engine.scale)
-            workflow_id = engine.ids.workflow_id(now)
-            self.kept[(tenant, workflow_id)] = {
-                "created": now, "input": parsed.to_json(), "plan": plan, "price": price, "job": engine.ids.uuid(),
-                "blob": engine.ids.blob_id("mp4"), "transactions": transactions("debit", charges, engine.ids.uuid)}
-            return workflow_id
+        with self.engine.state.changing():
+            return self._store(tenant, body, self.engine.now())
 
     def view(self, tenant: str, workflow_id: str, base_url: str | None = None, hide_mature: bool = False,
              gone_too: bool = False, quiet: bool = False) -> dict[str, Any]:
         """The kept workflow as a fresh single-step workflow reads."""
         with self.engine.state.changing():
+            return self._answer(tenant, workflow_id, self.engine.now())
+
+    def submit_and_view(self, tenant: str, body: Any, base_url: str | None = None,
+                        hide_mature: bool = False) -> dict[str, Any]:
+        """Both in one hold of the lock, as the engine's own ``submit_and_view``."""
+        with self.engine.state.changing():
             now = self.engine.now()
-            kept = self.kept[(tenant, workflow_id)]
-            plan, price = kept["plan"], kept["price"]
-            at = lifecycle.step_now(plan, now)
-            starts, ends = iso_text(plan.processing), iso_text(plan.end)
-            queue = {"support": "available", "precedingJobs": 1}
-            job = {"id": kept["job"], "status": at.status, "queuePosition": {**queue, "startAt": starts,
-                                                                            "completeAt": ends},
-                   "cost": round(price / 100, 2), "estimatedProgressRate": at.progress}
-            step = {"$type": "videoGen", "name": "$0", "priority": "normal", "timeout": "00:20:00",
-                    "status": at.status, "metadata": {}, "estimatedProgressRate": at.progress, "input": kept["input"],
-                    "queuePosition": {**queue, "estimatedStartAt": starts, "estimatedCompleteAt": ends},
-                    "jobs": [job]}
-            return {"id": workflow_id, "createdAt": iso_text(kept["created"]),
-                    "transactions": {"list": kept["transactions"]}, "metadata": {}, "status": at.status,
-                    "tags": [], "arguments": {}, "steps": [step], "callbacks": [], "tips": NO_TIPS,
-                    "cost": {"base": price, "factors": {"base": float(price), "quantity": 1.0}, "fixed": {},
-                             "tips": NO_TIPS, "total": price},
-                    "upgradeMode": "manual", "currencies": ["blue", "green", "yellow"], "forceRefunded": False}
+            return self._answer(tenant, self._store(tenant, body, now), now)
+
+    def _store(self, tenant: str, body: Any, now: float) -> str:
+        engine = self.engine
+        plain = validate_plain(body)
+        if plain is None or len(plain[1]) != 1:
+            raise ValueError("the floor takes the benchmark's body only")
+        step, parsed = plain[1][0]
+        price = step_cost(parsed)
+        charges = engine.accounts.debit(tenant, price, charging_order(None, None))
+        plan = lifecycle.plan_step(parsed, SUCCEED, now, step_timeout(step.timeout), engine.rng, engine.scale)
+        workflow_id = engine.ids.workflow_id(now)
+        self.kept[(tenant, workflow_id)] = {
+            "created": now, "input": parsed.to_json(), "plan": plan, "price": price, "job": engine.ids.uuid(),
+            "blob": engine.ids.blob_id("mp4"), "transactions": transactions("debit", charges, engine.ids.uuid)}
+        return workflow_id
+
+    def _answer(self, tenant: str, workflow_id: str, now: float) -> dict[str, Any]:
+        kept = self.kept[(tenant, workflow_id)]
+        plan, price = kept["plan"], kept["price"]
+        at = lifecycle.step_now(plan, now)
+        starts, ends = iso_text(plan.processing), iso_text(plan.end)
+        queue = {"support": "available", "precedingJobs": 1}
+        job = {"id": kept["job"], "status": at.status, "queuePosition": {**queue, "startAt": starts,
+                                                                        "completeAt": ends},
+               "cost": round(price / 100, 2), "estimatedProgressRate": at.progress}
+        step = {"$type": "videoGen", "name": "$0", "priority": "normal", "timeout": "00:20:00",
+                "status": at.status, "metadata": {}, "estimatedProgressRate": at.progress, "input": kept["input"],
+                "queuePosition": {**queue, "estimatedStartAt": starts, "estimatedCompleteAt": ends},
+                "jobs": [job]}
+        return {"id": workflow_id, "createdAt": iso_text(kept["created"]),
+                "transactions": {"list": kept["transactions"]}, "metadata": {}, "status": at.status,
+                "tags": [], "arguments": {}, "steps": [step], "callbacks": [], "tips": NO_TIPS,
+                "cost": {"base": price, "factors": {"base": float(price), "quantity": 1.0}, "fixed": {},
+                         "tips": NO_TIPS, "total": price},
+                "upgradeMode": "manual", "currencies": ["blue", "green", "yellow"], "forceRefunded": False}

@@ -22,6 +22,7 @@ from civitai_mock.mock_server.engine.core import EngineConfig
 from civitai_mock.mock_server.engine.errors import BlobRefused, Conflict, NotFound, UpgradeRefused
 from civitai_mock.mock_server.engine.history import WorkflowHistory
 from civitai_mock.mock_server.engine.ids import IdFactory
+from civitai_mock.mock_server.engine.records import WorkflowRecord
 
 __all__ = ["BlobInfo", "BlobRefused", "Conflict", "Engine", "EngineConfig", "NotFound", "UpgradeRefused"]
 
@@ -32,39 +33,50 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
     def submit(self, tenant: str, body: Any, *, wait: float = 0) -> str:
         """Validate, charge and store a workflow; return its id (an existing one for a known ``externalId``)."""
         with self.state.changing():
+            return self._store_submission(tenant, body, wait, self.now()).id
+
+    def submit_and_view(self, tenant: str, body: Any, base_url: str | None = None,
+                        hide_mature: bool = False) -> dict[str, Any]:
+        """``submit`` without waiting, answered with the workflow as it stands the moment it is stored."""
+        with self.state.changing():
             now = self.now()
-            submission, order = self._validated(body, wait)
-            template = submission.template
-            if template.external_id:
-                existing = self.store.by_external_id(tenant, template.external_id)
-                if existing is not None and not existing.deleted:
-                    return existing.id
-            forced = build.forced_outcomes(submission)
-            takers = sum(1 for f in forced if build.takes_queued(f))
-            queued = self.outcomes.peek(tenant, takers)
-            outcomes, taken = [], iter(queued)
-            for one in forced:
-                outcomes.append(build.combine(one, next(taken, None) if build.takes_queued(one) else None))
-            prices = build.step_prices(submission)
-            charges = self.accounts.debit(tenant, build.price_of(submission, prices), order)  # refused: nothing drawn
-            drawn = self.ids.snapshot() if self.store.add_may_fail else None  # self.ids draws from self.rng
-            try:
-                record = build.build_record(tenant, submission, outcomes, order, [], now, self.ids, self.rng,
-                                            self.scale, prices)
-                record.transactions = transactions("debit", charges, self.ids.uuid)
-                dependencies.compose(record, self.render.output_at)  # waiting steps: planned from their dependencies
-                record.seq = self.store.next_seq()
-                self.store.add(record)
-            except Exception:
-                self.accounts.credit(tenant, charges)  # nothing stored: nothing charged, no ids drawn
-                if drawn is not None:
-                    self.ids.restore(drawn)
-                raise
-            if queued:
-                self.outcomes.drop(tenant, len(queued))
-            self._tenant_keys[tenant_key(tenant)] = tenant
-            self._schedule(record)
-            return record.id
+            record = self._store_submission(tenant, body, 0, now)
+            return self.render.workflow(record, now, base_url or self.config.public_url, hide_mature)
+
+    def _store_submission(self, tenant: str, body: Any, wait: float, now: float) -> WorkflowRecord:
+        """The stored record of a submission (under the lock): a new one, or the one a known ``externalId`` names."""
+        submission, order = self._validated(body, wait)
+        template = submission.template
+        if template.external_id:
+            existing = self.store.by_external_id(tenant, template.external_id)
+            if existing is not None and not existing.deleted:
+                return existing
+        forced = build.forced_outcomes(submission)
+        takers = sum(1 for f in forced if build.takes_queued(f))
+        queued = self.outcomes.peek(tenant, takers)
+        outcomes, taken = [], iter(queued)
+        for one in forced:
+            outcomes.append(build.combine(one, next(taken, None) if build.takes_queued(one) else None))
+        prices = build.step_prices(submission)
+        charges = self.accounts.debit(tenant, build.price_of(submission, prices), order)  # refused: nothing drawn
+        drawn = self.ids.snapshot() if self.store.add_may_fail else None  # self.ids draws from self.rng
+        try:
+            record = build.build_record(tenant, submission, outcomes, order, [], now, self.ids, self.rng,
+                                        self.scale, prices)
+            record.transactions = transactions("debit", charges, self.ids.uuid)
+            dependencies.compose(record, self.render.output_at)  # waiting steps: planned from their dependencies
+            record.seq = self.store.next_seq()
+            self.store.add(record)
+        except Exception:
+            self.accounts.credit(tenant, charges)  # nothing stored: nothing charged, no ids drawn
+            if drawn is not None:
+                self.ids.restore(drawn)
+            raise
+        if queued:
+            self.outcomes.drop(tenant, len(queued))
+        self._tenant_keys[tenant_key(tenant)] = tenant
+        self._schedule(record)
+        return record
 
     def preview(self, tenant: str, body: Any, *, wait: float = 0) -> dict[str, Any]:
         """The workflow a submission would create (``whatif``): cost, transactions, ``insufficientBuzz``."""

@@ -50,10 +50,12 @@ async def submit_workflow(request: Request) -> Response:
     engine = fake.engine
     if whatif:
         return JSONResponse(engine.preview(token, body, wait=wait))
-    workflow_id = engine.submit(token, body, wait=wait)
     if wait > 0:
+        workflow_id = engine.submit(token, body, wait=wait)
         await hold(fake, token, workflow_id, min(wait, MAX_WAIT_SECONDS))
-    view = engine.view(token, workflow_id, base_url(request), hide, gone_too=True)
+        view = engine.view(token, workflow_id, base_url(request), hide, gone_too=True)
+    else:  # answered as it stands the moment it is stored
+        view = engine.submit_and_view(token, body, base_url(request), hide)
     return workflow_response(request, view, 200 if view["status"] in TERMINAL_STATUSES else 202)
 
 
