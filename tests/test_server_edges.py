@@ -154,3 +154,17 @@ def test_a_client_that_hangs_up_mid_body_is_logged_as_gone_not_as_a_500(caplog: 
     engine = app.state.fake.engine
     assert engine.count("t1") == 0
     assert [(e.path, e.status, e.raw) for e in engine.requests.entries()] == [(SUBMIT, 499, b'{"steps": [')]
+
+
+def test_json_answers_carry_the_headers_starlette_would_give_them() -> None:
+    """The JSON response builds a plain answer's headers itself; they are the ones Starlette builds."""
+    from starlette.responses import JSONResponse as StarletteJSONResponse
+
+    from civitai_mock.mock_server.server.http_io import JSONResponse
+
+    cases = [({"a": 1}, 200, None), ({"a": 1}, 202, None), ([], 204, None), ({"x": "é"}, 400, None),
+             ({"a": 1}, 200, {"x-a": "b"}), (None, 304, None), ({"a": 1}, 101, None)]
+    for content, status, headers in cases:
+        ours = JSONResponse(content, status_code=status, headers=headers)
+        theirs = StarletteJSONResponse(content, status_code=status, headers=headers)
+        assert ours.raw_headers == theirs.raw_headers, (content, status, headers)
