@@ -25,8 +25,8 @@ class OutcomeQueues:
     def peek(self, tenant: str, count: int) -> list[Outcome]:
         """The next ``count`` queued outcomes of a tenant, left in the queue."""
         with self._state.reading():
-            queue = self._queues.get(tenant, ())
-            return [outcome for _, outcome in zip(range(count), queue)]
+            queue = self._queues.get(tenant)
+            return [outcome for _, outcome in zip(range(count), queue)] if queue else []
 
     def drop(self, tenant: str, count: int) -> None:
         """Remove the next ``count`` outcomes of a tenant (once a submission took them)."""
