@@ -20,6 +20,7 @@ def by_datetime(moment: float) -> str:
 @given(st.floats(min_value=0, max_value=253402300798, allow_nan=False))
 def test_any_moment_reads_as_datetime_writes_it(moment: float) -> None:
     assert iso_text(moment) == by_datetime(moment)
+    assert stamp(moment) == "".join(c for c in by_datetime(moment) if c.isdigit())
 
 
 @given(st.integers(min_value=0, max_value=4_000_000_000), st.sampled_from(EDGES))

@@ -7,8 +7,6 @@ import time
 from datetime import datetime, timezone
 from functools import lru_cache
 
-#: ``2026-08-10T22:37:15.659Z`` -> ``20260810223715659``
-_STAMP_DIGITS = str.maketrans("", "", "-:T.Z")
 _MICROS = 1_000_000
 #: The moments whose year has four digits from 1970 on: others are left to ``datetime`` (and its errors).
 _FOUR_DIGIT_YEARS = (0.0, 253402300799.0)
@@ -49,4 +47,4 @@ def _by_datetime(moment: float) -> str:
 
 def stamp(moment: float) -> str:
     """The creation time a workflow id starts with: ``iso`` as digits only (``20260810223715659``)."""
-    return iso_text(moment).translate(_STAMP_DIGITS)
+    return iso_text(moment).replace("-", "").replace(":", "").replace("T", "").replace(".", "")[:-1]  # no "Z"

@@ -139,7 +139,7 @@ class Renderer:
         shown = step.input if not step.depends_on else self.input_of(record, index, now)
         if shown is not None:
             data["input"] = shown
-        queued = status in QUEUED_STATUSES and not dependencies.waiting(record, step, now)
+        queued = status in QUEUED_STATUSES and not (step.depends_on and dependencies.waiting(record, step, now))
         if queued:  # WorkflowStepQueuePosition
             data["queuePosition"] = {"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
                                      "estimatedStartAt": iso_text(_start_estimate(plan)),
