@@ -157,7 +157,7 @@ def test_a_client_that_hangs_up_mid_body_is_logged_as_gone_not_as_a_500(caplog: 
 
 
 def test_json_answers_carry_the_headers_starlette_would_give_them() -> None:
-    """The JSON response builds a plain answer's headers itself; they are the ones Starlette builds."""
+    """Our JSON answers (rendered with orjson) carry the headers Starlette builds for its own."""
     from starlette.responses import JSONResponse as StarletteJSONResponse
 
     from civitai_mock.mock_server.server.http_io import JSONResponse

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -18,7 +18,6 @@ from civitai_mock.mock_server.server.fake import Fake
 
 JSON_TYPES = ("application/json", "text/json")
 JSON_PATCH_TYPE = "application/json-patch+json"
-_JSON_TYPE = JSON_TYPES[0].encode("latin-1")
 #: The scope key where routes leave what the client saw (for the request log and the linter).
 SEEN = "civitai_mock.seen"
 #: The scope key where the middleware leaves the bearer token it read (None: none, or a malformed one).
@@ -39,15 +38,6 @@ class JSONResponse(StarletteJSONResponse):
             return orjson.dumps(content)
         except TypeError:
             return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
-
-    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
-        """Starlette's headers; those of a plain JSON answer (most answers) are the two it would build."""
-        if headers is None and self.media_type == JSON_TYPES[0] and self.status_code >= 200 \
-                and self.status_code not in (204, 304):
-            self.raw_headers = [(b"content-length", str(len(self.body)).encode("latin-1")),
-                                (b"content-type", _JSON_TYPE)]
-        else:
-            super().init_headers(headers)
 
 
 class HttpProblem(Exception):
