@@ -31,10 +31,6 @@ from civitai_mock.contracts.workflow import PROGRESSION, TERMINAL_STATUSES
 PROGRESS_MARKS: tuple[float, ...] = (0.25, 0.5, 0.75)
 #: Seconds from submission to leaving each queue state (drawn uniformly from these ranges).
 UNASSIGNED_SECONDS, PREPARING_SECONDS, SCHEDULED_SECONDS = (1.0, 4.0), (2.0, 10.0), (5.0, 25.0)
-# the same draws as rng.uniform(low, high), which computes low + (high - low) * random()
-_UNASSIGNED_LOW, _UNASSIGNED_SPAN = UNASSIGNED_SECONDS[0], UNASSIGNED_SECONDS[1] - UNASSIGNED_SECONDS[0]
-_PREPARING_LOW, _PREPARING_SPAN = PREPARING_SECONDS[0], PREPARING_SECONDS[1] - PREPARING_SECONDS[0]
-_SCHEDULED_LOW, _SCHEDULED_SPAN = SCHEDULED_SECONDS[0], SCHEDULED_SECONDS[1] - SCHEDULED_SECONDS[0]
 #: Image providers are APIs with nothing to download: their queue states pass this much faster.
 IMAGE_QUEUE_FACTOR = 0.25
 #: The shortest drawn run time, per kind of output (seconds).
@@ -72,7 +68,7 @@ def typical_seconds(video_input: VideoInput | ImageInput, rng: random.Random) ->
     if isinstance(video_input, ImageInput):
         return rng.uniform(*TYPICAL_SECONDS_IMAGEN4) * video_input.count ** 0.3
     low, high = TYPICAL_SECONDS_V3_STANDARD_5S
-    seconds = (low + (high - low) * rng.random()) * (video_input.seconds / 5) ** 0.75  # rng.uniform(low, high)
+    seconds = rng.uniform(low, high) * (video_input.seconds / 5) ** 0.75
     if video_input.mode == PROFESSIONAL:
         seconds *= 1.6
     if video_input.generates_audio:
@@ -89,10 +85,9 @@ def plan_step(video_input: VideoInput | ImageInput, outcome: Outcome, created: f
     ``scale`` shortens every duration (``1 / speed`` of a system clock): the plan keeps its shape.
     """
     queue = scale * (IMAGE_QUEUE_FACTOR if isinstance(video_input, ImageInput) else 1.0)
-    draw = rng.random
-    preparing = created + (_UNASSIGNED_LOW + _UNASSIGNED_SPAN * draw()) * queue
-    scheduled = preparing + (_PREPARING_LOW + _PREPARING_SPAN * draw()) * queue
-    processing = scheduled + (_SCHEDULED_LOW + _SCHEDULED_SPAN * draw()) * queue
+    preparing = created + rng.uniform(*UNASSIGNED_SECONDS) * queue
+    scheduled = preparing + rng.uniform(*PREPARING_SECONDS) * queue
+    processing = scheduled + rng.uniform(*SCHEDULED_SECONDS) * queue
     return _ending(video_input, outcome, created, preparing, scheduled, processing, timeout, rng, scale)
 
 
