@@ -136,10 +136,10 @@ class Renderer:
             data["metadata"] = step.metadata
         if status not in TERMINAL_STATUSES and at.progress is not None:
             data["estimatedProgressRate"] = at.progress
-        shown = step.input if not step.depends_on else self.input_of(record, index, now)
+        shown = self.input_of(record, index, now)
         if shown is not None:
             data["input"] = shown
-        queued = status in QUEUED_STATUSES and not (step.depends_on and dependencies.waiting(record, step, now))
+        queued = status in QUEUED_STATUSES and not dependencies.waiting(record, step, now)
         if queued:  # WorkflowStepQueuePosition
             data["queuePosition"] = {"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
                                      "estimatedStartAt": iso_text(_start_estimate(plan)),
@@ -185,8 +185,7 @@ class Renderer:
             data["callbacks"] = record.callbacks
         if record.tips is not None:
             data["tips"] = record.tips
-        full = base if not record.refunded and not record.refunded_steps else record.base_price
-        data["cost"] = {"base": base, "factors": {"base": float(full), "quantity": 1.0}, "fixed": {},
+        data["cost"] = {"base": base, "factors": {"base": float(record.base_price), "quantity": 1.0}, "fixed": {},
                         "tips": tips, "total": base + sum(tips.values())}
         if status == "succeeded":
             data["nsfwLevel"] = self._nsfw(record)
