@@ -1,7 +1,7 @@
 """One pydantic pass over a plain submission, the common case: the whole body validated in a single call.
 
 A submission is plain when no step is named and no step input holds a reference: names and
-references need the step-by-step validation (``validation.validate_submission``), which knows
+references need the step-by-step validation (``validation.validate_step_by_step``), which knows
 what each step is called and which steps wait on which. A plain body is validated by models that
 type each step's ``input`` by its ``$type`` and ``engine``, so one call checks everything the
 step-by-step path checks. A body these models refuse is not answered here: the step-by-step path
