@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 #: Deepest JSON nesting accepted (System.Text.Json's default maximum depth, which the service uses).
 MAX_JSON_DEPTH = 64
 
@@ -50,24 +52,47 @@ def _not_json(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_not_json)
+#: 19 digits in a row: an integer orjson may read as a float (past 64 bits), so the stdlib reads the text.
+_LONG_DIGITS = re.compile(r"\d{19}")
+_TOO_DEEP = f"The JSON is nested deeper than the {MAX_JSON_DEPTH} levels allowed."
 
 
 def loads(raw: bytes | str) -> Any:
-    """Parse JSON text; ``JsonTextError`` for malformed text, unreadable numbers or nesting deeper than 64."""
-    too_deep = f"The JSON is nested deeper than the {MAX_JSON_DEPTH} levels allowed."
+    """Parse JSON text; ``JsonTextError`` for malformed text, unreadable numbers or nesting deeper than 64.
+
+    orjson reads the text when it can give what the stdlib reader gives (``tests/test_json_reader.py``
+    checks they agree): whatever orjson refuses, and any text with an integer that may pass 64 bits, is
+    read by ``read_with_stdlib``, whose answer (a value or the error) stands.
+    """
+    text = checked_text(raw)
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # refused by orjson: the stdlib reader says whether (and why) the service refuses it
+    return read_with_stdlib(text)
+
+
+def checked_text(raw: bytes | str) -> str:
+    """The text of a body; ``JsonTextError`` when it is not UTF-8 or nests deeper than 64."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise JsonTextError("The body is not valid UTF-8 JSON.") from None
     openers = text.count("{") + text.count("[")  # fewer openers than the limit cannot nest past it
     if openers > MAX_JSON_DEPTH and text_depth(text) > MAX_JSON_DEPTH:
-        raise JsonTextError(too_deep)
+        raise JsonTextError(_TOO_DEEP)
+    return text
+
+
+def read_with_stdlib(text: str) -> Any:
+    """``loads`` of a ``checked_text``, by Python's own reader."""
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"The body is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
     except RecursionError:
-        raise JsonTextError(too_deep) from None
+        raise JsonTextError(_TOO_DEEP) from None
     except JsonTextError:
         raise
     except ValueError as exc:  # e.g. an integer longer than Python converts
