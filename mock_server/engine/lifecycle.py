@@ -154,7 +154,11 @@ def step_status(plan: StepPlan, now: float, canceled_at: float | None = None) ->
 def progress(plan: StepPlan, now: float, canceled_at: float | None = None) -> float | None:
     """``estimatedProgressRate`` of the job: download progress while preparing, work while processing."""
     at = min(now, canceled_at) if canceled_at is not None else now
-    status = step_status(plan, at)
+    return _progress_at(plan, at, step_status(plan, at))
+
+
+def _progress_at(plan: StepPlan, at: float, status: str) -> float | None:
+    """``progress`` at ``at``, where the step's status (no cancel counted) is ``status``."""
     if status == "preparing":
         return round((at - plan.preparing) / (plan.scheduled - plan.preparing), 4)
     if status == "processing" and plan.processing is not None:
@@ -190,8 +194,42 @@ class StepNow(NamedTuple):
 
 def step_now(plan: StepPlan, now: float, canceled_at: float | None = None) -> StepNow:
     """Status, start, end and progress of a step at ``now``, read from its plan in one go."""
-    return StepNow(step_status(plan, now, canceled_at), started_at(plan, now, canceled_at),
-                   completed_at(plan, now, canceled_at), progress(plan, now, canceled_at))
+    status = step_status(plan, now, canceled_at)
+    if canceled_at is None:  # the status the progress is read at is the one just read
+        done = _progress_at(plan, now, status)
+    else:
+        done = progress(plan, now, canceled_at)
+    return StepNow(status, started_at(plan, now, canceled_at), completed_at(plan, now, canceled_at), done)
+
+
+class WorkflowNow(NamedTuple):
+    """What a workflow's plans say at one moment: its status, each step's ``StepNow``, and when the
+    workflow started (its first step started) and completed (it ended and so did every step), if it has."""
+
+    status: str
+    steps: list[StepNow]
+    started: float | None
+    completed: float | None
+
+
+def workflow_now(plans: list[StepPlan], now: float, canceled_at: float | None = None) -> WorkflowNow:
+    """Everything ``WorkflowNow`` holds, read from the steps' plans in one go."""
+    steps, statuses = [], []
+    started: float | None = None
+    completed: float | None = None
+    every_step_ended = True
+    for plan in plans:  # one loop, not four comprehensions: read on every render
+        at = step_now(plan, now, canceled_at)
+        steps.append(at)
+        statuses.append(at.status)
+        if at.started is not None and (started is None or at.started < started):
+            started = at.started
+        if not at.completed:
+            every_step_ended = False
+        elif completed is None or at.completed > completed:
+            completed = at.completed
+    status = rolled_up(plans, statuses, canceled_at)
+    return WorkflowNow(status, steps, started, completed if every_step_ended and status in TERMINAL_STATUSES else None)
 
 
 def roll_up(statuses: list[str], reached: list[str] | None = None) -> str:

@@ -169,7 +169,10 @@ class WorkflowRecord:
     @property
     def base_price(self) -> int:
         """Buzz the steps cost with their current inputs (tips excluded)."""
-        return sum(step.price for step in self.steps)
+        total = 0
+        for step in self.steps:  # a loop, not a generator: read on every render
+            total += step.price
+        return total
 
     def tip_amounts(self, base: int | None = None) -> dict[str, int]:
         """Buzz tipped to Civitai and to creators: the requested rates applied to the base price."""
@@ -178,10 +181,14 @@ class WorkflowRecord:
     @property
     def kept_base(self) -> int:
         """The base price of the steps not refunded (0 once everything was refunded)."""
+        return self.kept_base_of(self.base_price)
+
+    def kept_base_of(self, base_price: int) -> int:
+        """``kept_base``, given the ``base_price`` already summed."""
         if self.refunded:
             return 0
         if not self.refunded_steps:
-            return self.base_price
+            return base_price
         return sum(step.price for index, step in enumerate(self.steps) if index not in self.refunded_steps)
 
     def step_share(self, index: int) -> int:
@@ -257,9 +264,13 @@ class WorkflowRecord:
         """True when none of its lifecycle events has an effect: no callbacks to call, nothing to refund
         (every step succeeds, nothing canceled), no automatic upgrade, not ephemeral. Such a workflow is
         never scheduled; what happened to it is read from its plan and the clock."""
-        return not self.callbacks and not self.ephemeral and self.canceled_at is None \
-            and all(step.plan.status == "succeeded" for step in self.steps) \
-            and not (self.upgrade_mode == "automatic" and any(s.nsfw_level in MATURE_NSFW_LEVELS for s in self.steps))
+        if self.callbacks or self.ephemeral or self.canceled_at is not None:
+            return False
+        automatic = self.upgrade_mode == "automatic"
+        for step in self.steps:  # a loop, not generators: asked of every new workflow
+            if step.plan.status != "succeeded" or (automatic and step.nsfw_level in MATURE_NSFW_LEVELS):
+                return False
+        return True
 
     def next_event_at(self) -> float | None:
         """When the next not-yet-applied event with an effect happens, or None when there is none (a

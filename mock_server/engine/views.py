@@ -90,17 +90,18 @@ class Renderer:
                                for n in range(step.outputs)]}
         return {"video": self.blob(record, step, now, base_url, hide_mature, 0, quiet)}
 
-    def _job(self, step: StepRecord, at: lifecycle.StepNow, queued: bool) -> dict[str, Any]:
-        """The single job of a step as it is ``at`` (``queued``: waiting in a provider's queue)."""
+    def _job(self, step: StepRecord, at: lifecycle.StepNow, queue: tuple[int, str, str] | None) -> dict[str, Any]:
+        """The single job of a step as it is ``at`` (``queue``: preceding jobs, estimated start and end,
+        while it waits in a provider's queue)."""
         plan, status = step.plan, at.status
         job: dict[str, Any] = {"id": step.job_id, "status": status}
         if at.started is not None:
             job["startedAt"] = iso_text(at.started)
         if at.completed is not None:
             job["completedAt"] = iso_text(at.completed)
-        if queued:  # the official client's WorkflowStepJobQueuePosition (a job waiting on other steps is in no queue)
-            job["queuePosition"] = {"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
-                                    "startAt": iso_text(_start_estimate(plan)), "completeAt": iso_text(plan.end)}
+        if queue is not None:  # the official client's WorkflowStepJobQueuePosition
+            job["queuePosition"] = {"support": "available", "precedingJobs": queue[0], "startAt": queue[1],
+                                    "completeAt": queue[2]}
         job["cost"] = step.job_cost
         if at.progress is not None:
             job["estimatedProgressRate"] = at.progress
@@ -139,11 +140,11 @@ class Renderer:
         shown = self.input_of(record, index, now)
         if shown is not None:
             data["input"] = shown
-        queued = status in QUEUED_STATUSES and not dependencies.waiting(record, step, now)
-        if queued:  # WorkflowStepQueuePosition
-            data["queuePosition"] = {"support": "available", "precedingJobs": 0 if status == "scheduled" else 1,
-                                     "estimatedStartAt": iso_text(_start_estimate(plan)),
-                                     "estimatedCompleteAt": iso_text(plan.end)}
+        queue = None  # a step waiting on other steps is in no provider's queue
+        if status in QUEUED_STATUSES and not dependencies.waiting(record, step, now):  # WorkflowStepQueuePosition
+            queue = (0 if status == "scheduled" else 1, iso_text(_start_estimate(plan)), iso_text(plan.end))
+            data["queuePosition"] = {"support": "available", "precedingJobs": queue[0], "estimatedStartAt": queue[1],
+                                     "estimatedCompleteAt": queue[2]}
         if status == "succeeded":
             data["output"] = self.output(record, step, now, base_url, hide_mature, quiet)
         elif status in ("failed", "expired"):  # human-readable errors, as the real sample carries them
@@ -151,7 +152,7 @@ class Renderer:
             errors = step.errors if status == "failed" and step.errors else \
                 [FAILURE_MESSAGES.get(key, FAILURE_MESSAGES[""])]
             data["output"] = {"images": [], "errors": errors} if step.type_ == IMAGE_GEN else {"errors": errors}
-        data["jobs"] = [self._job(step, at, queued)]
+        data["jobs"] = [self._job(step, at, queue)]
         return data
 
     def workflow(self, record: WorkflowRecord, now: float, base_url: str,
@@ -161,31 +162,31 @@ class Renderer:
         Fields the service leaves out when unset are set only when they have a value, in the order the
         service writes them (the renderer runs on every read: no helper call per field).
         """
-        canceled, steps = record.canceled_at, record.steps
-        moments = [lifecycle.step_now(s.plan, now, canceled) for s in steps]
-        status = lifecycle.rolled_up([s.plan for s in steps], [m.status for m in moments], canceled)
-        starts = [m.started for m in moments if m.started is not None]
-        base = record.kept_base
+        moment = lifecycle.workflow_now([s.plan for s in record.steps], now, record.canceled_at)
+        status = moment.status
+        full = record.base_price
+        base = record.kept_base_of(full)
         tips = record.tip_amounts(base)
         data: dict[str, Any] = {"id": record.id, "createdAt": iso_text(record.created),
                                 "transactions": {"list": record.transactions}}
         if record.metadata is not None:
             data["metadata"] = record.metadata
         data["status"] = status
-        if starts:
-            data["startedAt"] = iso_text(min(starts))
-        if status in TERMINAL_STATUSES and all(m.completed for m in moments):
-            data["completedAt"] = iso_text(max(m.completed for m in moments))  # type: ignore[type-var]
+        if moment.started is not None:
+            data["startedAt"] = iso_text(moment.started)
+        if moment.completed is not None:
+            data["completedAt"] = iso_text(moment.completed)
         if record.tags is not None:
             data["tags"] = record.tags
         if record.arguments is not None:
             data["arguments"] = record.arguments
-        data["steps"] = [self._step(record, i, now, base_url, hide_mature, quiet, at) for i, at in enumerate(moments)]
+        data["steps"] = [self._step(record, i, now, base_url, hide_mature, quiet, at)
+                         for i, at in enumerate(moment.steps)]
         if record.callbacks is not None:
             data["callbacks"] = record.callbacks
         if record.tips is not None:
             data["tips"] = record.tips
-        data["cost"] = {"base": base, "factors": {"base": float(record.base_price), "quantity": 1.0}, "fixed": {},
+        data["cost"] = {"base": base, "factors": {"base": float(full), "quantity": 1.0}, "fixed": {},
                         "tips": tips, "total": base + sum(tips.values())}
         if status == "succeeded":
             data["nsfwLevel"] = self._nsfw(record)
