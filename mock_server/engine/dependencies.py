@@ -79,7 +79,10 @@ def compose(record: WorkflowRecord, output_at: OutputAt, since: float | None = N
 
     ``since``: steps whose waiting ended before that moment keep their plans (their events went out).
     """
-    if not any(step.depends_on for step in record.steps):
+    for step in record.steps:  # a loop, not a generator: asked of every new workflow
+        if step.depends_on:
+            break
+    else:
         return False
     changed = False
     for index in topological([record.dependencies(i) for i in range(len(record.steps))]):

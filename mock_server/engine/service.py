@@ -22,7 +22,7 @@ from civitai_mock.mock_server.engine.core import EngineConfig
 from civitai_mock.mock_server.engine.errors import BlobRefused, Conflict, NotFound, UpgradeRefused
 from civitai_mock.mock_server.engine.history import WorkflowHistory
 from civitai_mock.mock_server.engine.ids import IdFactory
-from civitai_mock.mock_server.engine.records import WorkflowRecord
+from civitai_mock.mock_server.engine.records import WorkflowRecord, price_with_tips
 
 __all__ = ["BlobInfo", "BlobRefused", "Conflict", "Engine", "EngineConfig", "NotFound", "UpgradeRefused"]
 
@@ -52,17 +52,14 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
             if existing is not None and not existing.deleted:
                 return existing
         forced = build.forced_outcomes(submission)
-        takers = sum(1 for f in forced if build.takes_queued(f))
-        queued = self.outcomes.peek(tenant, takers)
-        outcomes, taken = [], iter(queued)
-        for one in forced:
-            outcomes.append(build.combine(one, next(taken, None) if build.takes_queued(one) else None))
-        prices = build.step_prices(submission)
-        charges = self.accounts.debit(tenant, build.price_of(submission, prices), order)  # refused: nothing drawn
-        drawn = self.ids.snapshot() if self.store.add_may_fail else None  # self.ids draws from self.rng
+        queued = self.outcomes.peek(tenant, sum(map(build.takes_queued, forced)))
+        outcomes = build.assign(forced, queued)
+        prices, tips = build.step_prices(submission), build.tip_rates(submission)
+        charges = self.accounts.debit(tenant, price_with_tips(sum(prices), tips), order)  # refused: nothing drawn
+        drawn = self.ids.snapshot() if self.store.persistent else None  # self.ids draws from self.rng
         try:
             record = build.build_record(tenant, submission, outcomes, order, [], now, self.ids, self.rng,
-                                        self.scale, prices)
+                                        self.scale, prices, tips)
             record.transactions = transactions("debit", charges, self.ids.uuid)
             dependencies.compose(record, self.render.output_at)  # waiting steps: planned from their dependencies
             record.seq = self.store.next_seq()
@@ -74,7 +71,9 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
             raise
         if queued:
             self.outcomes.drop(tenant, len(queued))
-        self._tenant_keys[tenant_key(tenant)] = tenant
+        if tenant not in self._keyed:  # the key is a hash: made once per tenant
+            self._keyed.add(tenant)
+            self._tenant_keys[tenant_key(tenant)] = tenant
         self._schedule(record)
         return record
 
@@ -83,7 +82,7 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
         with self.state.changing():
             now = self.now()
             submission, order = self._validated(body, wait)
-            outcomes = [build.combine(f, None) for f in build.forced_outcomes(submission)]
+            outcomes = build.assign(build.forced_outcomes(submission), [])
             scratch = random.Random(f"whatif:{self.config.seed}")
             record = build.build_record(tenant, submission, outcomes, order, [], now, IdFactory(scratch), scratch,
                                         self.scale)

@@ -90,6 +90,15 @@ def takes_queued(forced: Outcome | None) -> bool:
     return forced is None or forced.kind == "succeed"
 
 
+def assign(forced: list[Outcome | None], queued: list[Outcome]) -> list[Outcome]:
+    """Each step's ending: the next of the ``queued`` outcomes for every step that takes one, combined
+    with what its prompt forces."""
+    if not queued and forced.count(None) == len(forced):  # the common case: nothing forced, nothing queued
+        return [SUCCEED] * len(forced)
+    taken = iter(queued)
+    return [combine(one, next(taken, None) if takes_queued(one) else None) for one in forced]
+
+
 def combine(forced: Outcome | None, queued: Outcome | None) -> Outcome:
     """A queued ending, refined by the prompt's timing / content directives."""
     if queued is not None and forced is not None:
@@ -114,16 +123,12 @@ def step_prices(submission: Submission) -> list[int]:
     return [step_cost(step.input) for step in submission.steps]
 
 
-def price_of(submission: Submission, prices: list[int]) -> int:
-    """Buzz the workflow will cost (the stored record's ``price``): its steps' ``prices`` and the tips."""
-    return price_with_tips(sum(prices), tip_rates(submission))
-
-
 def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], order: list[str],
                  transactions: list[dict[str, Any]], now: float, ids: IdFactory,
-                 rng: random.Random, scale: float = 1.0, prices: list[int] | None = None) -> WorkflowRecord:
-    """A new workflow record with a drawn plan for every step (``prices``: the steps' prices, when
-    already known; each record computes its own otherwise).
+                 rng: random.Random, scale: float = 1.0, prices: list[int] | None = None,
+                 tips: dict[str, float] | None = None) -> WorkflowRecord:
+    """A new workflow record with a drawn plan for every step (``prices``: the steps' prices, and
+    ``tips``: the tip rates, when already known; computed from the submission otherwise).
 
     A step that waits on other steps gets a draft plan (drawn as if its dependencies ended at 0);
     ``dependencies.compose`` turns it into its plan once the record is complete.
@@ -147,8 +152,8 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
     return WorkflowRecord(
         id=ids.workflow_id(now), tenant=tenant, seq=0, created=now, steps=steps, transactions=transactions,
         metadata=template.metadata or {}, tags=template.tags or [], arguments=template.arguments or {},
-        callbacks=[c.to_json() for c in template.callbacks or []],
-        tips=tip_rates(submission),
+        callbacks=[c.to_json() for c in template.callbacks] if template.callbacks else [],
+        tips=tips if tips is not None else tip_rates(submission),
         experimental=template.experimental, allow_mature_content=template.allow_mature_content,
         upgrade_mode=template.upgrade_mode or "manual", currencies=order,
         ephemeral=template.ephemeral, external_id=template.external_id, nsfw_ceiling=template.nsfw_level,
