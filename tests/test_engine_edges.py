@@ -139,7 +139,7 @@ def test_a_refused_submission_leaves_later_ids_unchanged() -> None:
 def test_a_submission_the_store_refuses_leaves_later_ids_unchanged() -> None:
     """The store fails to add the workflow: no charge, and the next workflow's ids are the ones it would have got."""
     class FailingOnce(MemoryStore):
-        add_may_fail = True  # what a store whose add can fail declares
+        persistent = True  # what a store that writes to disk, whose add can fail, declares
         failed = False
 
         def add(self, record: Any) -> None:

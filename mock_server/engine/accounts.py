@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from civitai_mock.contracts.workflow import (
     CURRENCIES,
@@ -27,8 +26,7 @@ class InsufficientBuzz(Exception):
         )
 
 
-@dataclass(frozen=True)
-class Charge:
+class Charge(NamedTuple):
     """One part of a payment: ``amount`` taken from ``account``."""
 
     account: str

@@ -52,7 +52,8 @@ class EngineCore:
         self.config = config or EngineConfig()
         self.store: Store = store if store is not None else MemoryStore()
         self.state = StateLock(self.store.flush)
-        self.accounts = Accounts(self.state, self.config.balances, on_change=self.store.save_balances)
+        self.accounts = Accounts(self.state, self.config.balances,
+                                 on_change=self.store.save_balances if self.store.persistent else None)
         for tenant, balances in self.store.balances():
             self.accounts.load(tenant, balances)
         self.outcomes = OutcomeQueues(self.state)
@@ -66,6 +67,7 @@ class EngineCore:
             backoff=tuple(step * self.scale for step in self.config.webhook_backoff))
         self._heap: list[tuple[float, int, str, str]] = []
         self._tenant_keys: dict[str, str] = {tenant_key(t): t for t in self.store.tenants()}
+        self._keyed: set[str] = set(self._tenant_keys.values())
         self._reseed()
         for record in self.store.unfinished():
             self._schedule(record)

@@ -46,7 +46,7 @@ class StoreError(Exception):
 class SqliteStore(MemoryStore):
     """A ``MemoryStore`` that writes through to one SQLite file and reloads it on start."""
 
-    add_may_fail = True
+    persistent = True
 
     def __init__(self, path: str):
         self.path = path

@@ -13,9 +13,10 @@ Predicate = Callable[[WorkflowRecord], bool]
 class Store(Protocol):
     """The operations the engine needs from a workflow store."""
 
-    #: False only for a store whose ``add`` cannot fail (it keeps the record in memory): the engine
-    #: then skips the snapshot it would need to take back the ids a refused workflow drew.
-    add_may_fail: bool
+    #: True for a store that writes to disk. False only for one that keeps everything in memory: its
+    #: ``add`` cannot fail (the engine then skips the snapshot it would need to take back the ids a
+    #: refused workflow drew) and it has no balances to save (the engine then does not send them).
+    persistent: bool
 
     def add(self, record: WorkflowRecord) -> None:
         """Keep a new workflow."""
@@ -85,7 +86,7 @@ class Store(Protocol):
 class MemoryStore:
     """Dict-backed store; pagination walks a per-tenant list of sequence numbers."""
 
-    add_may_fail = False
+    persistent = False
 
     def __init__(self) -> None:
         self._forget()
@@ -123,7 +124,10 @@ class MemoryStore:
         """Keep a new workflow."""
         self._seq = max(self._seq, record.seq)
         self._records[(record.tenant, record.id)] = record
-        seqs, ids = self._order.setdefault(record.tenant, ([], []))
+        order = self._order.get(record.tenant)
+        if order is None:
+            order = self._order[record.tenant] = ([], [])
+        seqs, ids = order
         seqs.append(record.seq)
         ids.append(record.id)
         if record.external_id:
