@@ -52,14 +52,19 @@ def is_reference(value: Any) -> bool:
 def has_reference(value: Any) -> bool:
     """True when ``value`` holds a reference object anywhere (a cheap check before locating them)."""
     stack = [value]
-    while stack:
+    while stack:  # loops, not generators: every submitted step is checked
         item = stack.pop()
         if isinstance(item, dict):
             if REF_KEY in item:
                 return True
-            stack.extend(child for child in item.values() if isinstance(child, (dict, list)))
+            children = item.values()
         elif isinstance(item, list):
-            stack.extend(child for child in item if isinstance(child, (dict, list)))
+            children = item
+        else:
+            continue
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append(child)
     return False
 
 

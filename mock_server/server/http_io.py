@@ -65,7 +65,12 @@ def parse_query(raw: bytes) -> dict[str, str]:
     text = raw.decode("latin-1")
     if "%" in text or "+" in text:
         return dict(parse_qsl(text, keep_blank_values=True))
-    return dict(pair.partition("=")[::2] for pair in text.split("&") if pair)  # type: ignore[misc]
+    query = {}
+    for pair in text.split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            query[key] = value
+    return query
 
 
 def fake_of(request: Request) -> Fake:
