@@ -76,6 +76,8 @@ class StepRecord:
     draft: StepPlan | None = None
     #: why the resolved input was refused (``output.errors`` of the step), when it was
     errors: list[str] | None = None
+    #: the input's model, parsed when first needed (a new record keeps its input as JSON only: most are
+    #: never read past their plan and price, and a model weighs more than the rest of the record)
     _parsed: VideoInput | ImageInput | None = field(default=None, repr=False, compare=False)
     #: (when, input) of the input with its references resolved, computed when first needed
     _resolved: tuple[float, dict[str, Any]] | None = field(default=None, repr=False, compare=False)

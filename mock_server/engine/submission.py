@@ -146,8 +146,8 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
             retries=step.template.retries, metadata=step.template.metadata or {},
             job_id=ids.uuid(), blob_id=ids.blob_id(extension), nsfw_level=outcome.nsfw_level or "pg",
             outcome=outcome, type_=step.type_, depends_on=tuple(step.depends_on), draft=draft,
-            plan=draft or lifecycle.plan_step(parsed, outcome, now, timeout, rng, scale), _parsed=parsed,
-            _price=prices[index] if prices is not None else None,
+            plan=draft or lifecycle.plan_step(parsed, outcome, now, timeout, rng, scale),
+            _price=prices[index] if prices is not None else None,  # the model is not kept (see StepRecord)
         ))
     return WorkflowRecord(
         id=ids.workflow_id(now), tenant=tenant, seq=0, created=now, steps=steps, transactions=transactions,
