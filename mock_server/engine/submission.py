@@ -67,6 +67,8 @@ def _is_loopback(host: str) -> bool:
 
 def check_callbacks(submission: Submission, allow_http: bool) -> None:
     """400 with the path of every callback URL the fake will not call."""
+    if not submission.template.callbacks:
+        return
     errors = {f"callbacks[{index}].url": [problem]
               for index, callback in enumerate(submission.template.callbacks or [])
               if (problem := callback_problem(callback.url, allow_http)) is not None}

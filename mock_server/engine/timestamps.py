@@ -10,6 +10,8 @@ from functools import lru_cache
 _MICROS = 1_000_000
 #: The moments whose year has four digits from 1970 on: others are left to ``datetime`` (and its errors).
 _FOUR_DIGIT_YEARS = (0.0, 253402300799.0)
+#: ".000Z" to ".999Z": the end of a timestamp, by its milliseconds (looked up, not formatted)
+_MILLIS_TEXT = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 
 def iso(moment: float | None) -> str | None:
@@ -32,7 +34,7 @@ def iso_text(moment: float) -> str:
     if micros >= _MICROS:
         micros -= _MICROS
         whole += 1
-    return f"{_second(int(whole))}.{micros // 1000:03d}Z"
+    return _second(int(whole)) + _MILLIS_TEXT[micros // 1000]
 
 
 @lru_cache(maxsize=1024)
