@@ -53,7 +53,7 @@ class ContractViolation(Exception):
         self.mismatched = mismatched
 
 
-@dataclass
+@dataclass(slots=True)
 class ValidStep:
     """A validated step: the template fields, the input model and the input as the service echoes it.
 
@@ -73,7 +73,7 @@ class ValidStep:
         return self.template.type_
 
 
-@dataclass
+@dataclass(slots=True)
 class Submission:
     """A validated SubmitWorkflow body."""
 

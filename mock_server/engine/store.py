@@ -123,7 +123,8 @@ class MemoryStore:
     def add(self, record: WorkflowRecord) -> None:
         """Keep a new workflow."""
         self._seq = max(self._seq, record.seq)
-        self._records[(record.tenant, record.id)] = record
+        key = (record.tenant, record.id)
+        self._records[key] = record
         order = self._order.get(record.tenant)
         if order is None:
             order = self._order[record.tenant] = ([], [])
@@ -133,7 +134,7 @@ class MemoryStore:
         if record.external_id:
             self._external[(record.tenant, record.external_id)] = record.id
         for step in record.steps:
-            self._blobs[step.blob_id] = (record.tenant, record.id)
+            self._blobs[step.blob_id] = key  # (tenant, workflow id): one tuple for both indexes
 
     def save(self, record: WorkflowRecord) -> None:
         """Nothing to do: records are live objects."""

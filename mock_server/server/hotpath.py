@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Scope
 
 from civitai_mock.contracts.paths import WORKFLOWS
 
@@ -43,20 +43,19 @@ class HotRoutes:
                 return self.get_workflow, {"workflowId": workflow_id}
         return None
 
-    async def answer(self, found: tuple[Endpoint, dict[str, str]], scope: Scope, receive: Receive,
-                     send: Send) -> None:
-        """Run the handler; an exception the app has a handler for is answered by that handler."""
+    async def respond(self, found: tuple[Endpoint, dict[str, str]], scope: Scope, receive: Receive) -> Response:
+        """The handler's response (the caller sends it); an exception the app has a handler for is
+        answered by that handler."""
         endpoint, params = found
         scope["path_params"] = params
         request = Request(scope, receive)
         try:
-            response = await endpoint(request)
+            return await endpoint(request)
         except Exception as exc:
             handler = _handler_for(scope["app"].exception_handlers, exc)
             if handler is None:
                 raise
-            response = await handler(request, exc)
-        await response(scope, receive, send)
+            return await handler(request, exc)
 
 
 def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:

@@ -48,6 +48,13 @@ def control_allowed(scope: Scope, control_token: str | None) -> bool:
     return any(value is not None and hmac.compare_digest(value.encode(), control_token.encode()) for value in offered)
 
 
+def _answered(status_holder: dict[str, Any], status: int, headers: Any) -> None:
+    """Note the status of the answer and the response headers the log keeps."""
+    status_holder["status"] = status
+    status_holder["answered"] = True
+    status_holder["headers"] = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers if k in _KEPT_HEADERS}
+
+
 async def _read_for_the_log(receive: Receive) -> None:
     """Read a request's body through ``receive`` (which logs it), up to what the log keeps."""
     read = 0
@@ -100,10 +107,7 @@ class FakeMiddleware:
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                status_holder["answered"] = True
-                status_holder["headers"] = {k.decode("latin-1"): v.decode("latin-1")
-                                            for k, v in message.get("headers", []) if k in _KEPT_HEADERS}
+                _answered(status_holder, message["status"], message.get("headers", []))
             await send(message)
 
         started = time.perf_counter()
@@ -120,7 +124,9 @@ class FakeMiddleware:
                 await self._answer(fault.status, "Injected by the fake's control API (POST /_mock/faults).",
                                    scope, receive, recording_send, retry)
             elif (found := self.hot.find(scope) if self.hot is not None else None) is not None:
-                await self.hot.answer(found, scope, recording_receive, recording_send)
+                response = await self.hot.respond(found, scope, recording_receive)
+                _answered(status_holder, response.status_code, response.raw_headers)  # noted, not wrapped
+                await response(scope, receive, send)
             else:
                 await self.app(scope, recording_receive, recording_send)
         except Exception as exc:
