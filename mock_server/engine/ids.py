@@ -40,7 +40,7 @@ class IdFactory:
         """A workflow id: creation time to the millisecond, then random hex (like ``20260810223715659-1a2b3c``)."""
         digits = stamp(now)  # the same text as the workflow's createdAt, so that is formatted once
         while True:
-            candidate = f"{digits}-{self._rng.getrandbits(24):06x}"
+            candidate = f"{digits}-{self._rng.getrandbits(24).to_bytes(3, 'big').hex()}"
             if candidate not in self._seen:
                 self._seen[candidate] = None
                 return candidate
@@ -48,9 +48,9 @@ class IdFactory:
     def uuid(self) -> str:
         """A random-looking UUID (jobs, transactions)."""
         bits = self._rng.getrandbits(128) & _UUID_KEEP | _UUID_V4  # what uuid.UUID(int=…, version=4) makes
-        text = f"{bits:032x}"
+        text = bits.to_bytes(16, "big").hex()  # the 32 hex digits of f"{bits:032x}", made faster
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
     def blob_id(self, extension: str = "mp4") -> str:
         """A blob id with its file extension."""
-        return f"{self._rng.getrandbits(96):024x}.{extension}"
+        return f"{self._rng.getrandbits(96).to_bytes(12, 'big').hex()}.{extension}"
