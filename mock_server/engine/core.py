@@ -51,7 +51,7 @@ class EngineCore:
         self.scale: float = getattr(clock, "scale", 1.0)
         self.config = config or EngineConfig()
         self.store: Store = store if store is not None else MemoryStore()
-        self.state = StateLock(self.store.flush)
+        self.state = StateLock(self.store.flush if self.store.persistent else None)  # memory: nothing to flush
         self.accounts = Accounts(self.state, self.config.balances,
                                  on_change=self.store.save_balances if self.store.persistent else None)
         for tenant, balances in self.store.balances():

@@ -15,7 +15,8 @@ class Store(Protocol):
 
     #: True for a store that writes to disk. False only for one that keeps everything in memory: its
     #: ``add`` cannot fail (the engine then skips the snapshot it would need to take back the ids a
-    #: refused workflow drew) and it has no balances to save (the engine then does not send them).
+    #: refused workflow drew), and it has no balances to save and nothing to flush (the engine then
+    #: does not send them, nor ask it to flush).
     persistent: bool
 
     def add(self, record: WorkflowRecord) -> None:
