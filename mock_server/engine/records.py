@@ -114,7 +114,7 @@ class StepRecord:
     @property
     def job_cost(self) -> float:
         """The job's relative complexity score (the docs: not what is charged)."""
-        return round(self.price / 100, 2)
+        return self.price / 100  # a whole number of Buzz over 100: already round to two decimals
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict (for SQLite)."""
