@@ -92,11 +92,12 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         fake.stop()
 
 
-def _starlette() -> Starlette:
+def _starlette(fake: Fake) -> Starlette:
     return Starlette(
         routes=[*workflows.routes, *recipes.routes, *blobs.routes, *control.routes, *inbox.routes, *judging.routes, *ui.routes,
                 Route("/openapi.json", _openapi, methods=["GET"])],
-        middleware=[Middleware(FakeMiddleware, hot=HotRoutes(workflows.get_workflow, workflows.submit_workflow))],
+        middleware=[Middleware(FakeMiddleware, fake=fake,
+                               hot=HotRoutes(workflows.get_workflow, workflows.submit_workflow))],
         exception_handlers={
             ContractViolation: _contract_violation, HttpProblem: _http_problem, NotFound: _not_found,
             Conflict: _conflict, InsufficientBuzz: _insufficient, BlobRefused: _refused, HTTPException: _starlette_http,
@@ -109,6 +110,6 @@ def _starlette() -> Starlette:
 def create_app(fake: Fake | None = None, **config: Any) -> Starlette:
     """A Starlette app serving ``fake`` (or a new fake built from ``FakeConfig(**config)``)."""
     fake = fake or Fake(FakeConfig(**config))
-    app = _starlette()
+    app = _starlette(fake)
     app.state.fake = fake
     return app

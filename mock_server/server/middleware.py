@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civitai_mock.contracts.paths import BLOB_PATH, CONTROL_PREFIX, SIGNATURE_PARAM, fault_target
 from civitai_mock.mock_server.engine.requestlog import LOGGED_BODY_LIMIT
+from civitai_mock.mock_server.server.fake import Fake
 from civitai_mock.mock_server.server.hotpath import HotRoutes
 from civitai_mock.mock_server.server.http_io import (
     CHALLENGE,
@@ -70,15 +71,17 @@ async def _read_for_the_log(receive: Receive) -> None:
 class FakeMiddleware:
     """Logs every request with its tenant, query, JSON body and status; answers injected faults first."""
 
-    def __init__(self, app: ASGIApp, hot: HotRoutes | None = None):
+    def __init__(self, app: ASGIApp, hot: HotRoutes | None = None, fake: Fake | None = None):
         self.app = app
         self.hot = hot
+        #: the fake of the app this middleware serves (None: read from the app in each request's scope)
+        self.fake = fake
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        fake = scope["app"].state.fake if "app" in scope else None
+        fake = self.fake if self.fake is not None else scope["app"].state.fake if "app" in scope else None
         method, path = scope["method"], scope["path"]
         if fake is not None and path.startswith(CONTROL_PREFIX) and not control_allowed(scope, fake.config.control_token):
             await self._answer(401, "The control API needs the control token (serve --control-token, printed in "
