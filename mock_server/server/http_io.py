@@ -29,8 +29,20 @@ FAKE = "civitai_mock.fake"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="civitai-mock"'}
 
 
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
 class JSONResponse(StarletteJSONResponse):
     """A JSON response rendered with orjson (stdlib json for what orjson refuses, e.g. huge integers)."""
+
+    def init_headers(self, headers: Any = None) -> None:
+        """Starlette's headers; those of a plain JSON answer (its length and type) are built at once, as
+        every answer of the hot path takes them (``test_json_answers_carry_the_headers_starlette_would_give_them``)."""
+        status = self.status_code
+        if headers is None and self.media_type == "application/json" and status >= 200 and status not in (204, 304):
+            self.raw_headers = [(b"content-length", str(len(self.body)).encode()), _JSON_CONTENT_TYPE]
+        else:
+            super().init_headers(headers)
 
     def render(self, content: Any) -> bytes:
         """Compact UTF-8 JSON."""
