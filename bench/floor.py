@@ -76,7 +76,7 @@ class Floor:
         queue = {"support": "available", "precedingJobs": 1}
         job = {"id": kept["job"], "status": at.status, "queuePosition": {**queue, "startAt": starts,
                                                                         "completeAt": ends},
-               "cost": round(price / 100, 2), "estimatedProgressRate": at.progress}
+               "cost": price / 100, "estimatedProgressRate": at.progress}
         step = {"$type": "videoGen", "name": "$0", "priority": "normal", "timeout": "00:20:00",
                 "status": at.status, "metadata": {}, "estimatedProgressRate": at.progress, "input": kept["input"],
                 "queuePosition": {**queue, "estimatedStartAt": starts, "estimatedCompleteAt": ends},
