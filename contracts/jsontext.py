@@ -52,8 +52,11 @@ def _not_json(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_not_json)
-#: 19 digits in a row: an integer orjson may read as a float (past 64 bits), so the stdlib reads the text.
-_LONG_DIGITS = re.compile(r"\d{19}")
+#: Every ASCII digit byte as "9", every other byte as ",": 19 digits in a row, an integer orjson may read
+#: as a float (past 64 bits), become 19 nines, and the stdlib reads the text (a table lookup per byte is
+#: several times faster than a regular expression's search).
+_DIGITS_AS_NINES = bytes(0x39 if 0x30 <= byte <= 0x39 else 0x2C for byte in range(256))
+_LONG_DIGITS = b"9" * 19
 _TOO_DEEP = f"The JSON is nested deeper than the {MAX_JSON_DEPTH} levels allowed."
 
 
@@ -65,7 +68,8 @@ def loads(raw: bytes | str) -> Any:
     read by ``read_with_stdlib``, whose answer (a value or the error) stands.
     """
     text = checked_text(raw)
-    if _LONG_DIGITS.search(text) is None:
+    data = raw if isinstance(raw, bytes) else text.encode("utf-8", "surrogatepass")
+    if _LONG_DIGITS not in data.translate(_DIGITS_AS_NINES):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
