@@ -44,6 +44,8 @@ def split(amount: int, available: dict[str, int], order: Iterable[str]) -> tuple
     """``amount`` taken from ``available`` account by account in ``order``; and what is left uncovered."""
     left, charges = amount, []
     for account in order:
+        if left <= 0:  # covered: the accounts after take nothing
+            break
         take = min(left, available.get(account, 0))
         if take > 0:
             charges.append(Charge(account, take))
