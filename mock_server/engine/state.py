@@ -41,9 +41,10 @@ class StateLock:
         #: how deeply the thread holding the lock is nested in ``changing()`` (0 when no thread is)
         self._depth = 0
         self._flush = flush
-        self._changing = _Changing(self)
+        #: with nothing to flush (an in-memory store), a change needs the lock only: no depth to count
+        self._changing: _Changing | threading.RLock = _Changing(self) if flush is not None else self._lock
 
-    def changing(self) -> _Changing:
+    def changing(self) -> _Changing | threading.RLock:
         """Hold the lock for a change; write queued storage after the outermost block."""
         return self._changing
 
