@@ -67,14 +67,14 @@ def loads(raw: bytes | str) -> Any:
     checks they agree): whatever orjson refuses, and any text with an integer that may pass 64 bits, is
     read by ``read_with_stdlib``, whose answer (a value or the error) stands.
     """
-    text = checked_text(raw)
-    data = raw if isinstance(raw, bytes) else text.encode("utf-8", "surrogatepass")
-    if _LONG_DIGITS not in data.translate(_DIGITS_AS_NINES):
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    # at most 64 openers cannot nest past the limit; orjson checks the UTF-8 itself
+    if data.count(b"{") + data.count(b"[") <= MAX_JSON_DEPTH and _LONG_DIGITS not in data.translate(_DIGITS_AS_NINES):
         try:
-            return orjson.loads(text)
+            return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass  # refused by orjson: the stdlib reader says whether (and why) the service refuses it
-    return read_with_stdlib(text)
+    return read_with_stdlib(checked_text(raw))
 
 
 def checked_text(raw: bytes | str) -> str:
