@@ -49,6 +49,16 @@ def control_allowed(scope: Scope, control_token: str | None) -> bool:
     return any(value is not None and hmac.compare_digest(value.encode(), control_token.encode()) for value in offered)
 
 
+def _recording(send: Send, status_holder: dict[str, Any]) -> Send:
+    """``send``, noting the status of the answer and the response headers the log keeps."""
+    async def recording_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            _answered(status_holder, message["status"], message.get("headers", []))
+        await send(message)
+
+    return recording_send
+
+
 def _answered(status_holder: dict[str, Any], status: int, headers: Any) -> None:
     """Note the status of the answer and the response headers the log keeps."""
     status_holder["status"] = status
@@ -107,12 +117,6 @@ class FakeMiddleware:
             return message
 
         status_holder: dict[str, Any] = {"status": 500, "headers": {}, "answered": False}
-
-        async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                _answered(status_holder, message["status"], message.get("headers", []))
-            await send(message)
-
         started = time.perf_counter()
         fault = None
         if fake is not None and token and not fake.engine.faults.idle():
@@ -125,13 +129,13 @@ class FakeMiddleware:
                 await _read_for_the_log(recording_receive)  # the linter judges what was sent, refused or not
                 retry = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
                 await self._answer(fault.status, "Injected by the fake's control API (POST /_mock/faults).",
-                                   scope, receive, recording_send, retry)
+                                   scope, receive, _recording(send, status_holder), retry)
             elif (found := self.hot.find(scope) if self.hot is not None else None) is not None:
                 response = await self.hot.respond(found, scope, recording_receive)
                 _answered(status_holder, response.status_code, response.raw_headers)  # noted, not wrapped
                 await response(scope, receive, send)
             else:
-                await self.app(scope, recording_receive, recording_send)
+                await self.app(scope, recording_receive, _recording(send, status_holder))
         except Exception as exc:
             if not isinstance(exc, ClientDisconnect) or status_holder["answered"]:
                 # answered 500 further out (status stays 500 when no response started): logged too
