@@ -284,3 +284,35 @@ def test_a_forced_ending_survives_a_restart_and_a_patch(tmp_path: Path) -> None:
     step = again.view("t", workflow_id)["steps"][0]
     assert step["input"]["duration"] == 10
     assert (step["status"], step["jobs"][0]["reason"]) == ("failed", "gpu_on_fire")
+
+
+def test_every_record_field_comes_from_its_part_of_the_submission() -> None:
+    """A submission with every option set: each stored field holds its own value (records are built by
+    position, so a field moved in the record's definition is caught here)."""
+    e = Engine(VirtualClock(), config=EngineConfig(secret=b"x", balances={"blue": 0, "green": 0, "yellow": 10**6}))
+    template = {
+        "steps": [{"$type": "videoGen", "name": "clip", "priority": "high", "timeout": "00:10:00", "retries": 2,
+                   "metadata": {"step": "m"}, "input": {"engine": "kling-v3", "prompt": "a fox"}}],
+        "metadata": {"workflow": "m"}, "tags": ["t1"], "arguments": {"a": 1},
+        "callbacks": [{"url": "https://hooks.example.com/x", "type": ["workflow:*"]}],
+        "tips": {"civitai": 0.1, "creators": 0.2}, "experimental": True, "allowMatureContent": False,
+        "upgradeMode": "automatic", "currencies": ["yellow"], "ephemeral": False, "externalId": "ext-1",
+        "nsfwLevel": "r",
+    }
+    record = e.store.get("t", e.submit("t", template))
+    assert record is not None
+    step = record.steps[0]
+    assert (step.name, step.priority, step.timeout, step.retries, step.metadata) == \
+        ("clip", "high", "00:10:00", 2, {"step": "m"})
+    assert step.input["prompt"] == "a fox" and step.type_ == "videoGen" and step.depends_on == ()
+    assert step.nsfw_level == "pg" and step.outcome.kind == "succeed" and step.draft is None
+    assert len(step.job_id) == 36 and step.blob_id.endswith(".mp4") and step.plan.status == "succeeded"
+    assert step.price == record.base_price > 0
+    assert record.id.startswith(str(2026)) and record.tenant == "t" and record.seq == 1
+    assert (record.metadata, record.tags, record.arguments) == ({"workflow": "m"}, ["t1"], {"a": 1})
+    assert record.callbacks == [{"url": "https://hooks.example.com/x", "type": ["workflow:*"]}]
+    assert record.tips == {"civitai": 0.1, "creators": 0.2}
+    assert (record.experimental, record.allow_mature_content, record.upgrade_mode) == (True, False, "automatic")
+    assert (record.currencies, record.ephemeral, record.external_id, record.nsfw_ceiling) == \
+        (["yellow"], False, "ext-1", "r")
+    assert [t["type"] for t in record.transactions] == ["debit"]

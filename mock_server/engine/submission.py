@@ -142,23 +142,47 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
         parsed = step.input
         extension = FILE_EXTENSIONS[parsed.output_format] if isinstance(parsed, ImageInput) else "mp4"
         draft = lifecycle.plan_step(parsed, outcome, 0.0, timeout, rng, scale) if step.depends_on else None
+        # in field order, by position: the records are built for every submit, and naming 18 and 19
+        # keywords costs more than building them (tests/test_engine_edges.py checks each field's source)
         steps.append(StepRecord(
-            name=step.template.name or f"${index}", input=step.echo or parsed.to_json(),
-            priority=step.template.priority or "normal", timeout=format_timespan(timeout),
-            retries=step.template.retries, metadata=step.template.metadata or {},
-            job_id=ids.uuid(), blob_id=ids.blob_id(extension), nsfw_level=outcome.nsfw_level or "pg",
-            outcome=outcome, type_=step.type_, depends_on=tuple(step.depends_on), draft=draft,
-            plan=draft or lifecycle.plan_step(parsed, outcome, now, timeout, rng, scale),
-            _price=prices[index] if prices is not None else None,  # the model is not kept (see StepRecord)
+            step.template.name or f"${index}",  # name
+            step.echo or parsed.to_json(),  # input
+            step.template.priority or "normal",  # priority
+            format_timespan(timeout),  # timeout
+            step.template.retries,  # retries
+            step.template.metadata or {},  # metadata
+            ids.uuid(),  # job_id (ids and the plan are drawn in this order)
+            ids.blob_id(extension),  # blob_id
+            outcome.nsfw_level or "pg",  # nsfw_level
+            outcome,  # outcome
+            draft or lifecycle.plan_step(parsed, outcome, now, timeout, rng, scale),  # plan
+            step.type_,  # type_
+            tuple(step.depends_on),  # depends_on
+            draft,  # draft
+            None,  # errors
+            None,  # _parsed: the model is not kept (see StepRecord)
+            None,  # _resolved
+            prices[index] if prices is not None else None,  # _price
         ))
     return WorkflowRecord(
-        id=ids.workflow_id(now), tenant=tenant, seq=0, created=now, steps=steps, transactions=transactions,
-        metadata=template.metadata or {}, tags=template.tags or [], arguments=template.arguments or {},
-        callbacks=[c.to_json() for c in template.callbacks] if template.callbacks else [],
-        tips=tips if tips is not None else tip_rates(submission),
-        experimental=template.experimental, allow_mature_content=template.allow_mature_content,
-        upgrade_mode=template.upgrade_mode or "manual", currencies=order,
-        ephemeral=template.ephemeral, external_id=template.external_id, nsfw_ceiling=template.nsfw_level,
+        ids.workflow_id(now),  # id
+        tenant,  # tenant
+        0,  # seq
+        now,  # created
+        steps,  # steps
+        transactions,  # transactions
+        template.metadata or {},  # metadata
+        template.tags or [],  # tags
+        template.arguments or {},  # arguments
+        [c.to_json() for c in template.callbacks] if template.callbacks else [],  # callbacks
+        tips if tips is not None else tip_rates(submission),  # tips
+        template.experimental,  # experimental
+        template.allow_mature_content,  # allow_mature_content
+        template.upgrade_mode or "manual",  # upgrade_mode
+        order,  # currencies
+        template.ephemeral,  # ephemeral
+        template.external_id,  # external_id
+        template.nsfw_level,  # nsfw_ceiling
     )
 
 
