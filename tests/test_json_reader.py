@@ -24,7 +24,7 @@ ESCAPES = st.sampled_from(['"\\ud800"', '"\\udc00\\ud800"', '"\\u0000"', '"\\/"'
 
 
 def outcome(read: Any, text: str) -> tuple[str, Any]:
-    """What reading ``text`` gives: ("value", a typed copy that tells 1 from 1.0 and -0.0 from 0.0) or ("error", why)."""
+    """What reading ``text`` gives: ("value", a typed copy telling 1 from 1.0 and -0.0 from 0.0) or ("error", why)."""
     try:
         return "value", typed(read(text))
     except JsonTextError as refused:

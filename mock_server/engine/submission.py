@@ -21,7 +21,7 @@ from civitai_mock.contracts.timespan import (
 from civitai_mock.contracts.validation import ContractViolation, Submission
 from civitai_mock.mock_server.engine import lifecycle
 from civitai_mock.mock_server.engine.ids import IdFactory
-from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord, price_with_tips
+from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
 
 LOOPBACK_NAMES = ("localhost",)
 #: The ending of a step nothing forces (outcomes are frozen: one instance serves every such step).
