@@ -67,7 +67,6 @@ class EngineCore:
             backoff=tuple(step * self.scale for step in self.config.webhook_backoff))
         self._heap: list[tuple[float, int, str, str]] = []
         self._tenant_keys: dict[str, str] = {tenant_key(t): t for t in self.store.tenants()}
-        self._keyed: set[str] = set(self._tenant_keys.values())
         self._reseed()
         for record in self.store.unfinished():
             self._schedule(record)

@@ -71,9 +71,7 @@ class Engine(WorkflowChanges, BlobAccess, WorkflowHistory):
             raise
         if queued:
             self.outcomes.drop(tenant, len(queued))
-        if tenant not in self._keyed:  # the key is a hash: made once per tenant
-            self._keyed.add(tenant)
-            self._tenant_keys[tenant_key(tenant)] = tenant
+        self._tenant_keys[tenant_key(tenant)] = tenant  # tenant_key caches its hash
         self._schedule(record)
         return record
 
