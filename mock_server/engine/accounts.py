@@ -55,9 +55,7 @@ def split(amount: int, available: dict[str, int], order: Iterable[str]) -> tuple
 
 def charging_order(currencies: list[str] | None, allow_mature_content: bool | None) -> list[str]:
     """Which accounts may pay, in order: blue → green → yellow, restricted by ``currencies``; mature → yellow."""
-    if not currencies and not allow_mature_content:  # most workflows: any account, in the default order
-        return list(DEFAULT_CHARGING_ORDER)
-    order = [c for c in DEFAULT_CHARGING_ORDER if not currencies or c in currencies]
+    order = [c for c in DEFAULT_CHARGING_ORDER if c in currencies] if currencies else list(DEFAULT_CHARGING_ORDER)
     if allow_mature_content:
         order = [c for c in order if c == MATURE_CURRENCY]
     return order

@@ -70,7 +70,7 @@ def check_callbacks(submission: Submission, allow_http: bool) -> None:
     if not submission.template.callbacks:
         return
     errors = {f"callbacks[{index}].url": [problem]
-              for index, callback in enumerate(submission.template.callbacks or [])
+              for index, callback in enumerate(submission.template.callbacks)
               if (problem := callback_problem(callback.url, allow_http)) is not None}
     if errors:
         raise ContractViolation(errors)
