@@ -7,12 +7,13 @@ from typing import Any, Callable
 
 
 class _Changing:
-    """The ``with state.changing():`` block: re-entrant lock, flush after the outermost exit."""
+    """The ``with state.changing():`` block: re-entrant lock, ``flush`` after the outermost exit."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_owner", "_flush")
 
-    def __init__(self, owner: "StateLock"):
+    def __init__(self, owner: "StateLock", flush: Callable[[], None]):
         self._owner = owner
+        self._flush = flush
 
     def __enter__(self) -> None:
         owner = self._owner
@@ -23,8 +24,8 @@ class _Changing:
         owner = self._owner
         depth = owner._depth = owner._depth - 1
         owner._lock.release()
-        if depth == 0 and owner._flush is not None:
-            owner._flush()
+        if depth == 0:
+            self._flush()
 
 
 class StateLock:
@@ -40,9 +41,8 @@ class StateLock:
         self._lock = threading.RLock()
         #: how deeply the thread holding the lock is nested in ``changing()`` (0 when no thread is)
         self._depth = 0
-        self._flush = flush
         #: with nothing to flush (an in-memory store), a change needs the lock only: no depth to count
-        self._changing: _Changing | threading.RLock = _Changing(self) if flush is not None else self._lock
+        self._changing: _Changing | threading.RLock = _Changing(self, flush) if flush is not None else self._lock
 
     def changing(self) -> _Changing | threading.RLock:
         """Hold the lock for a change; write queued storage after the outermost block."""

@@ -6,7 +6,6 @@ import hmac
 import logging
 import time
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,7 +43,7 @@ def control_allowed(scope: Scope, control_token: str | None) -> bool:
     """True when the control API is open, or the request carries its token (bearer or X-Control-Token)."""
     if not control_token:
         return True
-    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    query = parse_query(scope.get("query_string", b""))
     offered = (_token(scope), header(scope, CONTROL_HEADER), query.get("control_token"))  # the last: the dashboard
     return any(value is not None and hmac.compare_digest(value.encode(), control_token.encode()) for value in offered)
 
