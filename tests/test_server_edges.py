@@ -168,3 +168,19 @@ def test_json_answers_carry_the_headers_starlette_would_give_them() -> None:
         ours = JSONResponse(content, status_code=status, headers=headers)
         theirs = StarletteJSONResponse(content, status_code=status, headers=headers)
         assert ours.raw_headers == theirs.raw_headers, (content, status, headers)
+
+
+def test_the_dashboard_may_send_the_control_token_in_the_query() -> None:
+    """The dashboard's pages pass ``control_token`` in the query: the right one opens the control API,
+    a wrong, blank or missing one does not, and an escaped one is read unescaped."""
+    from civitai_mock.mock_server.server.middleware import control_allowed
+
+    def scope(query: bytes) -> dict:
+        return {"type": "http", "headers": [], "query_string": query}
+
+    assert control_allowed(scope(b"control_token=s3cret"), "s3cret")
+    assert control_allowed(scope(b"tab=log&control_token=a%2Bb"), "a+b")
+    assert not control_allowed(scope(b"control_token=wrong"), "s3cret")
+    assert not control_allowed(scope(b"control_token="), "s3cret")
+    assert not control_allowed(scope(b""), "s3cret")
+    assert control_allowed(scope(b""), None)
