@@ -13,10 +13,13 @@ from typing import Any
 
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.one_pass import validate_plain
+from civitai_mock.contracts.outcomes import SUCCEED
+from civitai_mock.contracts.template import VIDEO_GEN
+from civitai_mock.contracts.timespan import format_timespan
 from civitai_mock.mock_server.engine import lifecycle
 from civitai_mock.mock_server.engine.accounts import charging_order, transactions
 from civitai_mock.mock_server.engine.service import Engine
-from civitai_mock.mock_server.engine.submission import SUCCEED, step_timeout
+from civitai_mock.mock_server.engine.submission import step_timeout
 from civitai_mock.mock_server.engine.timestamps import iso_text
 
 NO_TIPS = {"civitai": 0, "creators": 0}
@@ -60,11 +63,14 @@ class Floor:
             raise ValueError("the floor takes the benchmark's body only")
         step, parsed = plain[1][0]
         price = step_cost(parsed)
-        charges = engine.accounts.debit(tenant, price, charging_order(None, None))
-        plan = lifecycle.plan_step(parsed, SUCCEED, now, step_timeout(step.timeout), engine.rng, engine.scale)
+        order = charging_order(None, None)
+        charges = engine.accounts.debit(tenant, price, order)
+        timeout = step_timeout(step.timeout)
+        plan = lifecycle.plan_step(parsed, SUCCEED, now, timeout, engine.rng, engine.scale)
         workflow_id = engine.ids.workflow_id(now)
         self.kept[(tenant, workflow_id)] = {
-            "created": now, "input": parsed.to_json(), "plan": plan, "price": price, "job": engine.ids.uuid(),
+            "created": now, "input": parsed.to_json(), "plan": plan, "price": price, "order": order,
+            "timeout": format_timespan(timeout), "job": engine.ids.uuid(),
             "blob": engine.ids.blob_id("mp4"), "transactions": transactions("debit", charges, engine.ids.uuid)}
         return workflow_id
 
@@ -77,7 +83,7 @@ class Floor:
         job = {"id": kept["job"], "status": at.status, "queuePosition": {**queue, "startAt": starts,
                                                                         "completeAt": ends},
                "cost": price / 100, "estimatedProgressRate": at.progress}
-        step = {"$type": "videoGen", "name": "$0", "priority": "normal", "timeout": "00:20:00",
+        step = {"$type": VIDEO_GEN, "name": "$0", "priority": "normal", "timeout": kept["timeout"],
                 "status": at.status, "metadata": {}, "estimatedProgressRate": at.progress, "input": kept["input"],
                 "queuePosition": {**queue, "estimatedStartAt": starts, "estimatedCompleteAt": ends},
                 "jobs": [job]}
@@ -86,4 +92,4 @@ class Floor:
                 "tags": [], "arguments": {}, "steps": [step], "callbacks": [], "tips": NO_TIPS,
                 "cost": {"base": price, "factors": {"base": float(price), "quantity": 1.0}, "fixed": {},
                          "tips": NO_TIPS, "total": price},
-                "upgradeMode": "manual", "currencies": ["blue", "green", "yellow"], "forceRefunded": False}
+                "upgradeMode": "manual", "currencies": kept["order"], "forceRefunded": False}

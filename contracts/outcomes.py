@@ -92,6 +92,10 @@ class Outcome:
         return {k: v for k, v in data.items() if v is not None}
 
 
+#: The ending of a step nothing forces (outcomes are frozen: one instance serves every such step).
+SUCCEED = Outcome()
+
+
 def ending_outcome(status: str, reason: str | None = None, runtime: float | None = None) -> Outcome:
     """The outcome that makes a step end in ``status`` with job ``reason`` (a timeline's ending), after ``runtime``."""
     if status not in STATUS_KINDS:

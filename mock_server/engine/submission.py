@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.image import FILE_EXTENSIONS, ImageInput
-from civitai_mock.contracts.outcomes import Outcome, OutcomeError, parse_directives
+from civitai_mock.contracts.outcomes import SUCCEED, Outcome, OutcomeError, parse_directives
 from civitai_mock.contracts.paths import CONTROL_PREFIX
 from civitai_mock.contracts.timespan import (
     DEFAULT_STEP_TIMEOUT_SECONDS,
@@ -24,8 +24,6 @@ from civitai_mock.mock_server.engine.ids import IdFactory
 from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
 
 LOOPBACK_NAMES = ("localhost",)
-#: The ending of a step nothing forces (outcomes are frozen: one instance serves every such step).
-SUCCEED = Outcome()
 HTTP_REFUSED = ("Callback URLs must use https (plain http is accepted for loopback hosts only, when the fake "
                 "runs locally; `serve --no-http-callbacks` refuses those too)")
 
