@@ -29,7 +29,7 @@ FAKE = "civitai_mock.fake"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="civitai-mock"'}
 
 
-_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+_JSON_CONTENT_TYPE = (b"content-type", StarletteJSONResponse.media_type.encode("latin-1"))
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -39,7 +39,8 @@ class JSONResponse(StarletteJSONResponse):
         """Starlette's headers; those of a plain JSON answer (its length and type) are built at once, as
         every answer of the hot path takes them (``test_json_answers_carry_the_headers_starlette_would_give_them``)."""
         status = self.status_code
-        if headers is None and self.media_type == "application/json" and status >= 200 and status not in (204, 304):
+        if headers is None and self.media_type == StarletteJSONResponse.media_type and status >= 200 \
+                and status not in (204, 304):
             self.raw_headers = [(b"content-length", str(len(self.body)).encode()), _JSON_CONTENT_TYPE]
         else:
             super().init_headers(headers)
