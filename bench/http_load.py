@@ -13,9 +13,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from bench.bare_app import ANSWERS_VARIABLE
 from bench.report import Figure
 from civitai_mock.kit.live import free_port
 
@@ -29,8 +31,8 @@ FAKE_APP = "bench.serve_fake:app"
 FLOOR_APP = "bench.floor_fake:app"
 
 
-def _start(app: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def _start(app: str, port: int, **environment: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **environment}
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--port", str(port), *UVICORN], cwd=ROOT,
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
@@ -79,10 +81,15 @@ def measure(url: str, seconds: int, body: dict | None = None) -> float:
     return asyncio.run(_python_load(url, seconds, body))
 
 
-def _first_workflow(port: int) -> str:
-    """Submit one workflow to a served fake; its id (what the GET load reads)."""
-    return httpx.post(f"http://127.0.0.1:{port}/v2/consumer/workflows", json=BODY,
-                      headers={"Authorization": f"Bearer {TOKEN}"}).json()["id"]
+def fake_answers(port: int) -> dict[str, Any]:
+    """Submit the benchmark's body to the fake served on ``port`` and read that workflow back: the two
+    answers (``{"post": ..., "get": ...}``) the bare app gives, and the workflow the GET load reads."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    posted = httpx.post(f"http://127.0.0.1:{port}/v2/consumer/workflows", json=BODY, headers=headers)
+    posted.raise_for_status()
+    got = httpx.get(f"http://127.0.0.1:{port}/v2/consumer/workflows/{posted.json()['id']}", headers=headers)
+    got.raise_for_status()
+    return {"post": posted.json(), "get": got.json()}
 
 
 def run(seconds: int = 5, rounds: int = 3) -> list[Figure]:
@@ -97,12 +104,17 @@ def run(seconds: int = 5, rounds: int = 3) -> list[Figure]:
     generator = "wrk" if shutil.which("wrk") else "python asyncio"
     each = max(1, round(seconds / rounds))
     fake_port, bare_port, floor_port = free_port(), free_port(), free_port()
-    fake, bare = _start(FAKE_APP, fake_port), _start("bench.bare_app:app", bare_port)
-    floor = _start(FLOOR_APP, floor_port)
+    fake, floor = _start(FAKE_APP, fake_port), _start(FLOOR_APP, floor_port)
+    bare = None
     found: dict[str, list[float]] = {name: [] for name in ("ours_get", "bare_get", "ours_post", "bare_post",
                                                           "floor_post")}
     try:
-        reads = {port: f"http://127.0.0.1:{port}/v2/consumer/workflows/{_first_workflow(port)}"
+        answers = {port: fake_answers(port) for port in (fake_port, floor_port)}
+        with tempfile.TemporaryDirectory() as scratch:  # the bare app gives the fake's own answers
+            kept = Path(scratch) / "answers.json"
+            kept.write_text(json.dumps(answers[fake_port]))
+            bare = _start("bench.bare_app:app", bare_port, **{ANSWERS_VARIABLE: str(kept)})
+        reads = {port: f"http://127.0.0.1:{port}/v2/consumer/workflows/{answers[port]['get']['id']}"
                  for port in (fake_port, floor_port)}
         for _ in range(rounds):
             found["ours_get"].append(measure(reads[fake_port], each))
@@ -116,6 +128,8 @@ def run(seconds: int = 5, rounds: int = 3) -> list[Figure]:
                                                BODY))
     finally:
         for process in (fake, bare, floor):
+            if process is None:
+                continue
             process.terminate()
             process.wait(timeout=10)
     ours_get, bare_get, ours_post, bare_post, floor_post = (statistics.median(v) for v in found.values())
