@@ -316,3 +316,27 @@ def test_every_record_field_comes_from_its_part_of_the_submission() -> None:
     assert (record.currencies, record.ephemeral, record.external_id, record.nsfw_ceiling) == \
         (["yellow"], False, "ext-1", "r")
     assert [t["type"] for t in record.transactions] == ["debit"]
+
+
+def test_workflows_submitted_without_options_share_nothing_a_change_or_a_view_could_leak_through() -> None:
+    """Two bare submissions: tagging one, or changing what a view of it holds (as code given a view
+    by the kit might), leaves the other exactly as it was."""
+    e = Engine(VirtualClock(), config=EngineConfig(secret=b"x"))
+    body = {"steps": [{"$type": "videoGen", "input": {"engine": "kling-v3", "prompt": "a fox"}}]}
+    first, second = e.submit("t", body), e.submit("t", body)
+    before = e.view("t", second)
+    e.add_tag("t", first, "mine")
+    view = e.view("t", first)
+    view["metadata"]["x"] = 1
+    view["arguments"]["x"] = 1
+    view["callbacks"].append({"url": "https://hooks.example.com"})
+    view["tips"]["civitai"] = 0.5
+    view["currencies"].append("red")
+    view["tags"].append("leaked")
+    view["steps"][0]["metadata"]["x"] = 1
+    view["transactions"]["list"].append({"type": "credit"})
+    after = e.view("t", second)
+    assert after == before
+    assert (after["tags"], after["metadata"], after["arguments"], after["callbacks"]) == ([], {}, {}, [])
+    assert after["tips"] == {"civitai": 0, "creators": 0} and after["currencies"] == ["blue", "green", "yellow"]
+    assert "mine" in e.view("t", first)["tags"]

@@ -53,9 +53,14 @@ def split(amount: int, available: dict[str, int], order: Iterable[str]) -> tuple
     return charges, left
 
 
+#: The charging order of a submission that names no currencies: one list, shared by every workflow that
+#: pays so (read, never changed in place; views hand out copies).
+EVERY_CURRENCY: list[str] = list(DEFAULT_CHARGING_ORDER)
+
+
 def charging_order(currencies: list[str] | None, allow_mature_content: bool | None) -> list[str]:
     """Which accounts may pay, in order: blue → green → yellow, restricted by ``currencies``; mature → yellow."""
-    order = [c for c in DEFAULT_CHARGING_ORDER if c in currencies] if currencies else list(DEFAULT_CHARGING_ORDER)
+    order = [c for c in DEFAULT_CHARGING_ORDER if c in currencies] if currencies else EVERY_CURRENCY
     if allow_mature_content:
         order = [c for c in order if c == MATURE_CURRENCY]
     return order

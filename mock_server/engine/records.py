@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Sequence
 
 from civitai_mock.contracts.cost import step_cost
 from civitai_mock.contracts.image import ImageInput
@@ -22,6 +22,13 @@ from civitai_mock.contracts.template import VIDEO_GEN
 from civitai_mock.contracts.validation import StepInput, provisional_input, validate_step_input
 from civitai_mock.contracts.workflow import MATURE_CURRENCY, MATURE_NSFW_LEVELS, NSFW_ORDER
 from civitai_mock.mock_server.engine.lifecycle import StepPlan, Transition, transitions
+
+#: What a record holds for what its submission left out: one object each, shared by every record that
+#: holds it (they were a fifth of a stored workflow). Nothing changes a record's containers in place (a
+#: change stores a new one) and views hand out fresh copies of these, never the objects themselves.
+NOTHING: dict[str, Any] = {}
+NONE_LISTED: tuple[()] = ()
+NO_TIPS: dict[str, float] = {"civitai": 0, "creators": 0}
 
 _NUMBERED_BLOB = re.compile(r"^(?P<stem>[0-9a-f]+)-(?P<index>[1-9]\d{0,2})\.(?P<ext>\w+)$")
 
@@ -148,9 +155,9 @@ class WorkflowRecord:
     steps: list[StepRecord]
     transactions: list[dict[str, Any]]
     metadata: dict[str, Any] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
+    tags: Sequence[str] = field(default_factory=list)
     arguments: dict[str, Any] = field(default_factory=dict)
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    callbacks: Sequence[dict[str, Any]] = field(default_factory=list)
     tips: dict[str, float] = field(default_factory=lambda: {"civitai": 0, "creators": 0})
     experimental: bool | None = None
     allow_mature_content: bool | None = None

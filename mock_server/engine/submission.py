@@ -19,11 +19,14 @@ from civitai_mock.contracts.timespan import (
     parse_timespan,
 )
 from civitai_mock.contracts.validation import ContractViolation, Submission
+from civitai_mock.contracts.workflow import MAX_STEPS
 from civitai_mock.mock_server.engine import lifecycle
 from civitai_mock.mock_server.engine.ids import IdFactory
-from civitai_mock.mock_server.engine.records import StepRecord, WorkflowRecord
+from civitai_mock.mock_server.engine.records import NO_TIPS, NONE_LISTED, NOTHING, StepRecord, WorkflowRecord
 
 LOOPBACK_NAMES = ("localhost",)
+#: The names of unnamed steps ("$0", "$1", …), made once: a record holds these strings, not copies.
+UNNAMED: tuple[str, ...] = tuple(f"${index}" for index in range(MAX_STEPS))
 HTTP_REFUSED = ("Callback URLs must use https (plain http is accepted for loopback hosts only, when the fake "
                 "runs locally; `serve --no-http-callbacks` refuses those too)")
 
@@ -115,7 +118,7 @@ def step_timeout(template_timeout: str | None) -> float:
 def tip_rates(submission: Submission) -> dict[str, float]:
     """The tip rates a submission asks for (0 when it names none)."""
     tips = submission.template.tips
-    return {"civitai": tips.civitai, "creators": tips.creators} if tips else {"civitai": 0, "creators": 0}
+    return {"civitai": tips.civitai, "creators": tips.creators} if tips else NO_TIPS
 
 
 def step_prices(submission: Submission) -> list[int]:
@@ -143,12 +146,12 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
         # in field order, by position: the records are built for every submit, and naming 18 and 19
         # keywords costs more than building them (tests/test_engine_edges.py checks each field's source)
         steps.append(StepRecord(
-            step.template.name or f"${index}",  # name
+            step.template.name or UNNAMED[index],  # name
             step.echo or parsed.to_json(),  # input
             step.template.priority or "normal",  # priority
             format_timespan(timeout),  # timeout
             step.template.retries,  # retries
-            step.template.metadata or {},  # metadata
+            step.template.metadata or NOTHING,  # metadata
             ids.uuid(),  # job_id (ids and the plan are drawn in this order)
             ids.blob_id(extension),  # blob_id
             outcome.nsfw_level or "pg",  # nsfw_level
@@ -169,10 +172,10 @@ def build_record(tenant: str, submission: Submission, outcomes: list[Outcome], o
         now,  # created
         steps,  # steps
         transactions,  # transactions
-        template.metadata or {},  # metadata
-        template.tags or [],  # tags
-        template.arguments or {},  # arguments
-        [c.to_json() for c in template.callbacks] if template.callbacks else [],  # callbacks
+        template.metadata or NOTHING,  # metadata
+        template.tags or NONE_LISTED,  # tags
+        template.arguments or NOTHING,  # arguments
+        [c.to_json() for c in template.callbacks] if template.callbacks else NONE_LISTED,  # callbacks
         tips if tips is not None else tip_rates(submission),  # tips
         template.experimental,  # experimental
         template.allow_mature_content,  # allow_mature_content

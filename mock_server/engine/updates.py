@@ -82,7 +82,7 @@ def add_tag(record: WorkflowRecord, tag: Any) -> None:
             parse_update({"tags": [*record.tags, tag]})  # the same tag rules as UpdateWorkflow and submit
         except ContractViolation as violation:
             raise ContractViolation({"tag": [m for ms in violation.errors.values() for m in ms]}) from None
-        record.tags.append(tag)
+        record.tags = [*record.tags, tag]  # a new list: a record's containers are never changed in place
 
 
 def remove_tag(record: WorkflowRecord, tag: str | None) -> None:

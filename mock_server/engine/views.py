@@ -134,7 +134,7 @@ class Renderer:
         if at.completed is not None:
             data["completedAt"] = iso_text(at.completed)
         if step.metadata is not None:
-            data["metadata"] = step.metadata
+            data["metadata"] = step.metadata or {}  # a fresh one for none: the shared NOTHING never leaves
         if status not in TERMINAL_STATUSES and at.progress is not None:
             data["estimatedProgressRate"] = at.progress
         shown = self.input_of(record, index, now)
@@ -169,23 +169,24 @@ class Renderer:
         tips = record.tip_amounts(base)
         data: dict[str, Any] = {"id": record.id, "createdAt": iso_text(record.created),
                                 "transactions": {"list": record.transactions}}
+        # what the submission left out is held as shared objects (records.NOTHING, …): fresh ones go out
         if record.metadata is not None:
-            data["metadata"] = record.metadata
+            data["metadata"] = record.metadata or {}
         data["status"] = status
         if moment.started is not None:
             data["startedAt"] = iso_text(moment.started)
         if moment.completed is not None:
             data["completedAt"] = iso_text(moment.completed)
         if record.tags is not None:
-            data["tags"] = record.tags
+            data["tags"] = record.tags or []
         if record.arguments is not None:
-            data["arguments"] = record.arguments
+            data["arguments"] = record.arguments or {}
         data["steps"] = [self._step(record, i, now, base_url, hide_mature, quiet, at)
                          for i, at in enumerate(moment.steps)]
         if record.callbacks is not None:
-            data["callbacks"] = record.callbacks
+            data["callbacks"] = record.callbacks or []
         if record.tips is not None:
-            data["tips"] = record.tips
+            data["tips"] = dict(record.tips)
         data["cost"] = {"base": base, "factors": {"base": float(full), "quantity": 1.0}, "fixed": {},
                         "tips": tips, "total": base + sum(tips.values())}
         if status == "succeeded":
@@ -196,7 +197,7 @@ class Renderer:
             data["allowMatureContent"] = record.allow_mature_content
         data["upgradeMode"] = record.upgrade_mode
         if record.currencies is not None:
-            data["currencies"] = record.currencies
+            data["currencies"] = list(record.currencies)
         data["forceRefunded"] = False
         if record.ephemeral is not None:
             data["ephemeral"] = record.ephemeral
@@ -228,7 +229,8 @@ class Renderer:
                 payload["details"] = _compact({
                     "startedAt": rendered.get("startedAt"), "completedAt": rendered.get("completedAt"),
                     "estimatedProgressRate": rendered.get("estimatedProgressRate"), "retries": 0,
-                    "metadata": step.metadata, "input": rendered.get("input"), "output": rendered.get("output"),
+                    "metadata": rendered.get("metadata"), "input": rendered.get("input"),
+                    "output": rendered.get("output"),
                 })
             return payload
         return _compact({
@@ -249,6 +251,6 @@ class Renderer:
         ]
         return _compact({
             "createdAt": rendered["createdAt"], "startedAt": rendered.get("startedAt"),
-            "completedAt": rendered.get("completedAt"), "metadata": record.metadata,
-            "arguments": record.arguments, "steps": steps,
+            "completedAt": rendered.get("completedAt"), "metadata": rendered.get("metadata"),
+            "arguments": rendered.get("arguments"), "steps": steps,
         })
