@@ -18,6 +18,9 @@ MAX_ENTRIES = 100_000
 MAX_BODY_BYTES_KEPT = 32_000_000
 #: Request bodies larger than this are logged as their size only.
 LOGGED_BODY_LIMIT = 64_000
+#: What an entry's ``seen`` holds, in order: the workflow's id and status as answered, and (when some
+#: step waited on another) which steps each step waits on.
+SEEN_FIELDS = ("id", "status", "dependsOn")
 
 
 def masked(token: str | None) -> str | None:
@@ -44,7 +47,8 @@ class RequestEntry:
     raw: bytes = b""
     size: int = 0
     headers: dict[str, str] = field(default_factory=dict)
-    seen: dict[str, Any] | None = None
+    #: what the client was shown, in ``SEEN_FIELDS`` order (a tuple: one is kept per request)
+    seen: tuple[Any, ...] | None = None
 
     @property
     def body(self) -> Any:
@@ -61,6 +65,8 @@ class RequestEntry:
     def to_json(self, mask: bool = False) -> dict[str, Any]:
         """Plain dict, with the body parsed (and the tenant's token masked when ``mask``)."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("raw", "size")}
+        data["headers"] = dict(self.headers)  # entries may share one dict of headers (``kept_headers``)
+        data["seen"] = None if self.seen is None else dict(zip(SEEN_FIELDS, self.seen))
         data["body"] = self.body
         if mask:
             data["tenant"] = masked(self.tenant)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from functools import lru_cache
 from typing import Any
 
 from starlette.requests import ClientDisconnect
@@ -62,7 +63,18 @@ def _answered(status_holder: dict[str, Any], status: int, headers: Any) -> None:
     """Note the status of the answer and the response headers the log keeps."""
     status_holder["status"] = status
     status_holder["answered"] = True
-    status_holder["headers"] = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers if k in _KEPT_HEADERS}
+    kept: tuple[tuple[bytes, bytes], ...] = ()
+    for name, value in headers:
+        if name in _KEPT_HEADERS:
+            kept += ((name, value),)
+    status_holder["headers"] = kept_headers(kept)
+
+
+@lru_cache(maxsize=256)
+def kept_headers(kept: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
+    """The log's dict of these kept response headers: one dict for every answer that carried the same ones
+    (most carry only ``content-type``), so never changed (``RequestEntry.to_json`` hands out copies)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in kept}
 
 
 async def _read_for_the_log(receive: Receive) -> None:
@@ -92,7 +104,8 @@ class FakeMiddleware:
             return
         fake = self.fake if self.fake is not None else scope["app"].state.fake if "app" in scope else None
         method, path = scope["method"], scope["path"]
-        if fake is not None and path.startswith(CONTROL_PREFIX) and not control_allowed(scope, fake.config.control_token):
+        if fake is not None and path.startswith(CONTROL_PREFIX) and \
+                not control_allowed(scope, fake.config.control_token):
             await self._answer(401, "The control API needs the control token (serve --control-token, printed in "
                                     "the banner): send it as 'Authorization: Bearer <token>' or 'X-Control-Token'.",
                                scope, receive, send, {"www-authenticate": CHALLENGE["WWW-Authenticate"]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,11 +33,12 @@ from civitai_mock.mock_server.server.waiting import hold
 
 def workflow_response(request: Request, view: dict, status: int = 200) -> Response:
     """The workflow JSON; the middleware notes what the client saw (for the linter), and which step waited on which."""
-    request.scope[SEEN] = {"id": view.get("id"), "status": view["status"]}
+    seen: tuple[Any, ...] = (view.get("id"), view["status"])  # the log's ``seen`` (requestlog.SEEN_FIELDS)
     if len(view.get("steps") or ()) > 1 and view.get("id"):
         waits = fake_of(request).engine.dependencies(tenant(request), view["id"])
         if waits:
-            request.scope[SEEN]["dependsOn"] = waits
+            seen += (waits,)
+    request.scope[SEEN] = seen
     return JSONResponse(view, status_code=status)
 
 
