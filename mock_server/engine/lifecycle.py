@@ -212,8 +212,19 @@ class WorkflowNow(NamedTuple):
     completed: float | None
 
 
+#: A step before its plan's first move: what ``step_now`` reads then, whatever the plan.
+NOT_MOVED = StepNow("unassigned", None, None, 0.0)
+
+
 def workflow_now(plans: list[StepPlan], now: float, canceled_at: float | None = None) -> WorkflowNow:
     """Everything ``WorkflowNow`` holds, read from the steps' plans in one go."""
+    if canceled_at is None:  # before any step moves (every submit's answer) there is nothing to read
+        for plan in plans:
+            if now >= plan.preparing:
+                break
+        else:
+            if plans:
+                return WorkflowNow("unassigned", [NOT_MOVED] * len(plans), None, None)
     steps, statuses = [], []
     started: float | None = None
     completed: float | None = None
