@@ -37,8 +37,10 @@ def parse_step_timeout(text: str) -> float:
 
 
 @lru_cache(maxsize=256)
+@lru_cache(maxsize=256)
 def format_timespan(seconds: float) -> str:
-    """The .NET spelling of a span, as real responses carry it (``00:20:00``)."""
+    """The .NET spelling of a span, as real responses carry it (``00:20:00``); cached: every step of
+    every workflow has one, and most have the default, so they share its text."""
     whole, ticks = divmod(round(seconds * 10**7), 10**7)  # round first, so .99999999 carries into the seconds
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)

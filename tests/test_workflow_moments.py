@@ -57,3 +57,23 @@ def test_before_any_step_moved_every_step_is_unassigned_with_no_progress() -> No
     assert moment.status == "unassigned" and (moment.started, moment.completed) == (None, None)
     assert [tuple(at) for at in moment.steps] == [("unassigned", None, None, 0.0)] * 2
     assert lifecycle.workflow_now(steps, CREATED + 3).steps[1].status == "failed"  # the instant it ends
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32), st.sampled_from([1.0, 0.001, 0.25]))
+def test_a_plans_queue_times_are_the_numbers_random_uniform_draws(seed: int, scale: float) -> None:
+    """Plans stay reproducible across versions: each queue wait is what ``uniform`` over its range gives."""
+    import random
+
+    from civitai_mock.contracts.kling import TYPICAL_SECONDS_V3_STANDARD_5S, KlingV3Input
+    from civitai_mock.contracts.outcomes import SUCCEED
+
+    video = KlingV3Input.model_validate({"engine": "kling-v3", "prompt": "a fox"})
+    plan = lifecycle.plan_step(video, SUCCEED, CREATED, 1200.0, random.Random(seed), scale)
+    same = random.Random(seed)
+    preparing = CREATED + same.uniform(*lifecycle.UNASSIGNED_SECONDS) * scale
+    scheduled = preparing + same.uniform(*lifecycle.PREPARING_SECONDS) * scale
+    processing = scheduled + same.uniform(*lifecycle.SCHEDULED_SECONDS) * scale
+    assert (plan.preparing, plan.scheduled, plan.processing) == (preparing, scheduled, processing)
+    assert plan.end == processing + min(max(lifecycle.MIN_RUNTIME_VIDEO, same.uniform(*TYPICAL_SECONDS_V3_STANDARD_5S) -
+                                            (processing - CREATED) / scale), 1200.0 * 0.95) * scale

@@ -31,6 +31,11 @@ from civitai_mock.contracts.workflow import PROGRESSION, TERMINAL_STATUSES
 PROGRESS_MARKS: tuple[float, ...] = (0.25, 0.5, 0.75)
 #: Seconds from submission to leaving each queue state (drawn uniformly from these ranges).
 UNASSIGNED_SECONDS, PREPARING_SECONDS, SCHEDULED_SECONDS = (1.0, 4.0), (2.0, 10.0), (5.0, 25.0)
+#: Each range as (low, high - low): ``low + span * rng.random()`` is the very number ``rng.uniform(low,
+#: high)`` draws (its own formula), without a Python call per draw; a plan draws four of them.
+_UNASSIGNED_SPAN, _PREPARING_SPAN, _SCHEDULED_SPAN, _V3_SPAN = (
+    (low, high - low) for low, high in (UNASSIGNED_SECONDS, PREPARING_SECONDS, SCHEDULED_SECONDS,
+                                        TYPICAL_SECONDS_V3_STANDARD_5S))
 #: Image providers are APIs with nothing to download: their queue states pass this much faster.
 IMAGE_QUEUE_FACTOR = 0.25
 #: The shortest drawn run time, per kind of output (seconds).
@@ -67,8 +72,8 @@ def typical_seconds(video_input: VideoInput | ImageInput, rng: random.Random) ->
     seconds for an image (a little longer for several)."""
     if isinstance(video_input, ImageInput):
         return rng.uniform(*TYPICAL_SECONDS_IMAGEN4) * video_input.count ** 0.3
-    low, high = TYPICAL_SECONDS_V3_STANDARD_5S
-    seconds = rng.uniform(low, high) * (video_input.seconds / 5) ** 0.75
+    low, span = _V3_SPAN
+    seconds = (low + span * rng.random()) * (video_input.seconds / 5) ** 0.75
     if video_input.mode == PROFESSIONAL:
         seconds *= 1.6
     if video_input.generates_audio:
@@ -85,9 +90,10 @@ def plan_step(video_input: VideoInput | ImageInput, outcome: Outcome, created: f
     ``scale`` shortens every duration (``1 / speed`` of a system clock): the plan keeps its shape.
     """
     queue = scale * (IMAGE_QUEUE_FACTOR if isinstance(video_input, ImageInput) else 1.0)
-    preparing = created + rng.uniform(*UNASSIGNED_SECONDS) * queue
-    scheduled = preparing + rng.uniform(*PREPARING_SECONDS) * queue
-    processing = scheduled + rng.uniform(*SCHEDULED_SECONDS) * queue
+    draw = rng.random
+    preparing = created + (_UNASSIGNED_SPAN[0] + _UNASSIGNED_SPAN[1] * draw()) * queue
+    scheduled = preparing + (_PREPARING_SPAN[0] + _PREPARING_SPAN[1] * draw()) * queue
+    processing = scheduled + (_SCHEDULED_SPAN[0] + _SCHEDULED_SPAN[1] * draw()) * queue
     return _ending(video_input, outcome, created, preparing, scheduled, processing, timeout, rng, scale)
 
 
