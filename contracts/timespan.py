@@ -37,7 +37,6 @@ def parse_step_timeout(text: str) -> float:
 
 
 @lru_cache(maxsize=256)
-@lru_cache(maxsize=256)
 def format_timespan(seconds: float) -> str:
     """The .NET spelling of a span, as real responses carry it (``00:20:00``); cached: every step of
     every workflow has one, and most have the default, so they share its text."""
