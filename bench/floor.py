@@ -18,11 +18,10 @@ from civitai_mock.contracts.template import VIDEO_GEN
 from civitai_mock.contracts.timespan import format_timespan
 from civitai_mock.mock_server.engine import lifecycle
 from civitai_mock.mock_server.engine.accounts import charging_order, transactions
+from civitai_mock.mock_server.engine.records import NO_TIPS
 from civitai_mock.mock_server.engine.service import Engine
 from civitai_mock.mock_server.engine.submission import step_timeout
 from civitai_mock.mock_server.engine.timestamps import iso_text
-
-NO_TIPS = {"civitai": 0, "creators": 0}
 
 
 class Floor:
@@ -89,7 +88,7 @@ class Floor:
                 "jobs": [job]}
         return {"id": workflow_id, "createdAt": iso_text(kept["created"]),
                 "transactions": {"list": kept["transactions"]}, "metadata": {}, "status": at.status,
-                "tags": [], "arguments": {}, "steps": [step], "callbacks": [], "tips": NO_TIPS,
+                "tags": [], "arguments": {}, "steps": [step], "callbacks": [], "tips": dict(NO_TIPS),
                 "cost": {"base": price, "factors": {"base": float(price), "quantity": 1.0}, "fixed": {},
-                         "tips": NO_TIPS, "total": price},
-                "upgradeMode": "manual", "currencies": kept["order"], "forceRefunded": False}
+                         "tips": dict(NO_TIPS), "total": price},
+                "upgradeMode": "manual", "currencies": list(kept["order"]), "forceRefunded": False}

@@ -45,6 +45,9 @@ def test_the_floor_answers_the_benchmark_body_as_the_fake_does() -> None:
     assert answered["steps"][0]["input"] == expected["steps"][0]["input"]
     assert answered["cost"] == expected["cost"]
     assert cut.accounts.balances("bench") == real.accounts.balances("bench")
+    from civitai_mock.mock_server.engine.accounts import EVERY_CURRENCY
+    from civitai_mock.mock_server.engine.records import NO_TIPS
+    assert answered["currencies"] is not EVERY_CURRENCY and answered["tips"] is not NO_TIPS  # never the shared ones
 
 
 def test_the_bare_app_answers_the_bodies_the_fake_gave(tmp_path: Any) -> None:

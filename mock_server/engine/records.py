@@ -158,7 +158,7 @@ class WorkflowRecord:
     tags: Sequence[str] = field(default_factory=list)
     arguments: dict[str, Any] = field(default_factory=dict)
     callbacks: Sequence[dict[str, Any]] = field(default_factory=list)
-    tips: dict[str, float] = field(default_factory=lambda: {"civitai": 0, "creators": 0})
+    tips: dict[str, float] = field(default_factory=lambda: NO_TIPS)
     experimental: bool | None = None
     allow_mature_content: bool | None = None
     upgrade_mode: str = "manual"
